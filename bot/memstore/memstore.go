@@ -1,0 +1,103 @@
+// Package memstore is an in-memory bot.Store: the embedded default when no
+// Redis is configured, and a fast test double. State is lost on restart.
+package memstore
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/lotse-bot/lotse/bot"
+)
+
+// Store keeps state in process memory. Expired items are dropped lazily
+// and by a periodic sweep on writes.
+type Store struct {
+	mu        sync.Mutex
+	now       func() time.Time
+	updates   map[int64]time.Time // update id -> expiry
+	sessions  map[bot.UserKey]sessionItem
+	lastSweep time.Time
+}
+
+type sessionItem struct {
+	s       bot.Session
+	expires time.Time
+}
+
+var _ bot.Store = (*Store)(nil)
+
+// New returns an empty store. now is the clock (time.Now if nil).
+func New(now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{now: now, updates: map[int64]time.Time{}, sessions: map[bot.UserKey]sessionItem{}}
+}
+
+// FirstSeen implements bot.Store.
+func (m *Store) FirstSeen(_ context.Context, updateID int64, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.sweepLocked(now)
+	if exp, ok := m.updates[updateID]; ok && now.Before(exp) {
+		return false, nil
+	}
+	m.updates[updateID] = now.Add(ttl)
+	return true, nil
+}
+
+// Session implements bot.Store.
+func (m *Store) Session(_ context.Context, user bot.UserKey) (bot.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.sessions[user]
+	if !ok || !m.now().Before(it.expires) {
+		return bot.Session{}, bot.ErrNotFound
+	}
+	return cloneSession(it.s), nil
+}
+
+// SaveSession implements bot.Store.
+func (m *Store) SaveSession(_ context.Context, user bot.UserKey, s bot.Session, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.sweepLocked(now)
+	m.sessions[user] = sessionItem{s: cloneSession(s), expires: now.Add(ttl)}
+	return nil
+}
+
+// Forget implements bot.Store.
+func (m *Store) Forget(_ context.Context, user bot.UserKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.sessions, user)
+	return nil
+}
+
+// sweepLocked drops expired items at most once a minute, so memory stays
+// bounded by what is live.
+func (m *Store) sweepLocked(now time.Time) {
+	if now.Sub(m.lastSweep) < time.Minute {
+		return
+	}
+	m.lastSweep = now
+	for id, exp := range m.updates {
+		if !now.Before(exp) {
+			delete(m.updates, id)
+		}
+	}
+	for k, it := range m.sessions {
+		if !now.Before(it.expires) {
+			delete(m.sessions, k)
+		}
+	}
+}
+
+// cloneSession copies the slices so callers cannot alias stored state.
+func cloneSession(s bot.Session) bot.Session {
+	s.Results = append([]string(nil), s.Results...)
+	return s
+}

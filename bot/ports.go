@@ -1,0 +1,71 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors of the bot's ports.
+var (
+	// ErrNotFound: the requested item does not exist (or has expired).
+	ErrNotFound = errors.New("not found")
+	// ErrBlocked: the user blocked the bot or the chat is gone; do not retry.
+	ErrBlocked = errors.New("chat unreachable")
+	// ErrUnavailable: a dependency (store, Telegram) is unavailable; the
+	// operation may succeed later.
+	ErrUnavailable = errors.New("temporarily unavailable")
+)
+
+// Sender delivers messages to chats.
+type Sender interface {
+	// Send delivers msg and returns the id of the (last) message sent.
+	// Returns an error wrapping ErrBlocked if the chat cannot be reached.
+	Send(ctx context.Context, msg Outgoing) (int, error)
+	// AnswerCallback acknowledges a button press, optionally with a short
+	// notice (at most 200 characters) shown to the user.
+	AnswerCallback(ctx context.Context, callbackID, notice string) error
+}
+
+// Store keeps per-user state. Implementations must be safe for concurrent
+// use; every key they write expires.
+type Store interface {
+	// FirstSeen records an update id and reports whether it was new.
+	// The record expires after ttl.
+	FirstSeen(ctx context.Context, updateID int64, ttl time.Duration) (bool, error)
+	// Session returns the session of user. Returns ErrNotFound if there is none.
+	Session(ctx context.Context, user UserKey) (Session, error)
+	// SaveSession stores s for user; it expires after ttl without use.
+	SaveSession(ctx context.Context, user UserKey, s Session, ttl time.Duration) error
+	// Forget deletes everything stored about user. Forgetting a user with
+	// no data is not an error.
+	Forget(ctx context.Context, user UserKey) error
+}
+
+// UserKey is a pseudonymous, stable key for a user: a keyed hash of the
+// Telegram user id. Raw ids never reach the store or the logs.
+type UserKey string
+
+// Session is what Lotse remembers about a user between messages. Keep it
+// minimal: it is personal data.
+type Session struct {
+	// Lang is the user's language (base code, "de", "ar", ...).
+	Lang string `json:"l,omitempty"`
+	// LangChosen is true once the user picked Lang explicitly.
+	LangChosen bool `json:"lc,omitempty"`
+	// Role is "" (refugee / general), "volunteer" or "staff".
+	Role string `json:"r,omitempty"`
+	// NoticeShown is true once the first-contact privacy notice was shown.
+	NoticeShown bool `json:"n,omitempty"`
+	// State is the step of a multi-step conversation ("" when idle).
+	State string `json:"s,omitempty"`
+	// Results are the entry ids of the last answer's alternatives, so
+	// "more" buttons can refer to them by index.
+	Results []string `json:"res,omitempty"`
+	// Entry is the entry last shown.
+	Entry string `json:"e,omitempty"`
+	// District the user chose, if they agreed to have it remembered.
+	District string `json:"d,omitempty"`
+	// Updated is when the session last changed.
+	Updated time.Time `json:"u"`
+}
