@@ -1,0 +1,307 @@
+// Command lotse runs the Lotse assistant.
+//
+//	lotse chat [-lang xx] [-kb DIR]   talk to the bot in this terminal
+//	lotse run                         run the Telegram bot (configured by environment)
+//	lotse kb check [DIR]              validate a knowledge base and show translation coverage
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/lotse-bot/lotse/bot"
+	"github.com/lotse-bot/lotse/bot/console"
+	"github.com/lotse-bot/lotse/bot/memstore"
+	"github.com/lotse-bot/lotse/bot/redisstore"
+	"github.com/lotse-bot/lotse/bot/telegram"
+	"github.com/lotse-bot/lotse/i18n"
+	"github.com/lotse-bot/lotse/knowledge"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Main(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `Lotse: a multilingual assistant for municipal integration work.
+
+Usage:
+  lotse chat [-lang CODE] [-kb DIR]   talk to the bot in this terminal (in-memory state)
+  lotse run                           run the Telegram bot (configuration: environment, see README)
+  lotse kb check [DIR]                validate a knowledge base; print translation coverage
+  lotse health                        exit 0 if the configured Redis answers (container health check)
+`
+
+// Main runs the command line and returns the exit code. It is the whole
+// program, so end-to-end tests can run it in-process.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "chat":
+		return cmdChat(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "run":
+		return cmdRun(ctx, args[1:], getenv, stderr)
+	case "kb":
+		return cmdKB(args[1:], stdout, stderr)
+	case "health":
+		return cmdHealth(ctx, getenv, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "lotse: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// loadKB loads dir, or the embedded sample when dir is empty.
+func loadKB(dir string) (*knowledge.KB, error) {
+	if dir == "" {
+		return knowledge.Sample()
+	}
+	return knowledge.LoadDir(dir)
+}
+
+func cmdKB(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "check" || len(args) > 2 {
+		fmt.Fprint(stderr, "usage: lotse kb check [DIR]\n")
+		return exitUsage
+	}
+	dir := ""
+	if len(args) == 2 {
+		dir = args[1]
+	}
+	kb, err := loadKB(dir)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailed
+	}
+	knowledge.WriteReport(stdout, kb, time.Now())
+	return exitOK
+}
+
+func cmdChat(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	lang := fs.String("lang", "", "your language (de, en, ar, fa, uk, ru, tr, fr, ...); empty: the bot asks")
+	dir := fs.String("kb", getenv("LOTSE_KNOWLEDGE_DIR"), "knowledge base directory (default: embedded sample)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	kb, err := loadKB(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailed
+	}
+	cat, err := i18n.NewCatalog()
+	if err != nil {
+		fmt.Fprintln(stderr, "lotse:", err)
+		return exitFailed
+	}
+	term := console.New(stdout, *lang)
+	secret := make([]byte, 32) // a terminal session is never stored beyond this process
+	b, err := bot.New(bot.Config{
+		KB:            knowledge.NewLive(kb),
+		Store:         memstore.New(time.Now),
+		Sender:        term,
+		Catalog:       cat,
+		Now:           time.Now,
+		UserKeySecret: secret,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "lotse:", err)
+		return exitFailed
+	}
+	if kb.City.Sample {
+		fmt.Fprintf(stdout, "Lotse — sample knowledge base of the fictional city %s (%d entries). Type a question, a number to press a button, Ctrl-D to quit.\n", kb.City.Name, kb.Len())
+	}
+	if err := term.Run(ctx, stdin, b, time.Now); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "lotse:", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func cmdRun(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "usage: lotse run (configured by environment variables; see README)")
+		return exitUsage
+	}
+	cfg, err := loadConfig(getenv, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "lotse: bad configuration: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	kb, err := loadKB(cfg.KnowledgeDir)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailed
+	}
+	live := knowledge.NewLive(kb)
+	log.Info("knowledge base loaded", "entries", kb.Len(), "sample", kb.City.Sample, "dir", cfg.KnowledgeDir)
+	if cfg.SecretGenerated {
+		log.Warn("LOTSE_SECRET not set: user keys are random per process, so state does not survive a restart")
+	}
+
+	store, closeStore, err := openStore(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "lotse: %v\n", err)
+		return exitFailed
+	}
+	defer closeStore()
+
+	cat, err := i18n.NewCatalog()
+	if err != nil {
+		fmt.Fprintln(stderr, "lotse:", err)
+		return exitFailed
+	}
+	tg, err := telegram.New(ctx, telegram.Config{
+		Token:       cfg.TelegramToken,
+		Endpoint:    cfg.TelegramEndpoint,
+		PollTimeout: cfg.PollTimeout,
+		Workers:     cfg.Workers,
+		Logger:      log,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "lotse: telegram: %v\n", err)
+		return exitFailed
+	}
+	b, err := bot.New(bot.Config{
+		KB:            live,
+		Store:         store,
+		Sender:        tg,
+		Catalog:       cat,
+		Now:           time.Now,
+		UserKeySecret: cfg.Secret,
+		SessionTTL:    cfg.SessionTTL,
+		Logger:        log,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "lotse:", err)
+		return exitFailed
+	}
+	if err := tg.SetCommands(ctx, commandsByLanguage(b)); err != nil {
+		log.Warn("setMyCommands failed; the command menu may be outdated", "err", err)
+	}
+	go reloadOnHangup(ctx, live, cfg.KnowledgeDir, log)
+
+	log.Info("polling for updates")
+	if err := tg.Poll(ctx, b); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("polling stopped", "err", err)
+		return exitFailed
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+// commandsByLanguage lists the bot's commands for setMyCommands: the
+// English list is the default for languages we do not ship.
+func commandsByLanguage(b *bot.Bot) map[string][]telegram.Command {
+	out := map[string][]telegram.Command{}
+	for _, lang := range i18n.Languages {
+		var cmds []telegram.Command
+		for _, c := range b.Commands(lang) {
+			cmds = append(cmds, telegram.Command{Command: c.Name, Description: c.Description})
+		}
+		out[lang] = cmds
+		if lang == "en" {
+			out[""] = cmds
+		}
+	}
+	return out
+}
+
+// openStore connects to Redis when REDIS_URL is set, else returns the
+// in-memory store.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (bot.Store, func() error, error) {
+	if cfg.RedisURL == "" {
+		log.Info("REDIS_URL not set: using the in-memory store; conversation state is lost on restart and not shared between replicas")
+		return memstore.New(time.Now), func() error { return nil }, nil
+	}
+	rdb, err := redisstore.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		rdb.Close()
+		return nil, nil, fmt.Errorf("redis unreachable: %w", err)
+	}
+	log.Info("using Redis for conversation state", "namespace", cfg.Namespace)
+	return redisstore.New(rdb, redisstore.Options{Namespace: cfg.Namespace}), rdb.Close, nil
+}
+
+// reloadOnHangup reloads the knowledge base on SIGHUP; a broken reload
+// is refused and the last good base stays live.
+func reloadOnHangup(ctx context.Context, live *knowledge.Live, dir string, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := live.Reload(func() (*knowledge.KB, error) { return loadKB(dir) }); err != nil {
+				log.Error("knowledge base reload refused; the previous one stays live", "problems", err.Error())
+				continue
+			}
+			log.Info("knowledge base reloaded", "entries", live.Current().Len())
+		}
+	}
+}
+
+// cmdHealth checks what a running instance depends on: the configuration
+// and, where configured, Redis.
+func cmdHealth(ctx context.Context, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := loadConfig(getenv, false)
+	if err != nil {
+		fmt.Fprintf(stderr, "lotse: bad configuration: %v\n", err)
+		return exitUsage
+	}
+	if cfg.RedisURL == "" {
+		return exitOK
+	}
+	rdb, err := redisstore.ParseURL(cfg.RedisURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "lotse: REDIS_URL: %v\n", err)
+		return exitUsage
+	}
+	defer rdb.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		fmt.Fprintf(stderr, "lotse: redis unreachable: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
