@@ -229,7 +229,7 @@ func commandsByLanguage(b *bot.Bot) map[string][]telegram.Command {
 	for _, lang := range i18n.Languages {
 		var cmds []telegram.Command
 		for _, c := range b.Commands(lang) {
-			cmds = append(cmds, telegram.Command{Command: c.Name, Description: c.Description})
+			cmds = append(cmds, telegram.Command{Name: c.Name, Description: c.Description})
 		}
 		out[lang] = cmds
 		if lang == "en" {

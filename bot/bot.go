@@ -1,0 +1,344 @@
+package bot
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/lotse-bot/lotse/i18n"
+	"github.com/lotse-bot/lotse/knowledge"
+)
+
+// Defaults of Config.
+const (
+	DefaultSessionTTL       = 30 * 24 * time.Hour
+	DefaultDedupeTTL        = 24 * time.Hour
+	DefaultCentralContactID = "koordinierungsstelle"
+)
+
+// minSecret is the shortest UserKeySecret accepted: the key must not be
+// guessable, or pseudonyms could be reversed by hashing all user ids.
+const minSecret = 16
+
+// Config wires a Bot.
+type Config struct {
+	KB      *knowledge.Live
+	Store   Store
+	Sender  Sender
+	Catalog *i18n.Catalog
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+	// UserKeySecret keys the HMAC that turns Telegram user ids into
+	// UserKeys; at least 16 bytes. Changing it forgets every session.
+	UserKeySecret []byte
+	// SessionTTL is how long a session lives without use (default 30 days).
+	SessionTTL time.Duration
+	// DedupeTTL is how long update ids are remembered (default 24 h,
+	// Telegram's own retention of undelivered updates).
+	DedupeTTL time.Duration
+	// Logger receives one info line per update (kind, outcome, latency)
+	// and warnings without personal data (default: discard).
+	Logger *slog.Logger
+	// CentralContactID is the entry shown for "ask a person" until
+	// routing to Quartiermanager exists (default "koordinierungsstelle").
+	CentralContactID string
+}
+
+// Bot is Lotse's conversation logic. It is safe for concurrent use: all
+// per-user state lives in the Store.
+type Bot struct {
+	cfg Config
+	now func() time.Time
+	log *slog.Logger
+}
+
+// New checks cfg, fills in defaults and returns a Bot.
+func New(cfg Config) (*Bot, error) {
+	switch {
+	case cfg.KB == nil || cfg.KB.Current() == nil:
+		return nil, errors.New("bot: no knowledge base")
+	case cfg.Store == nil:
+		return nil, errors.New("bot: no store")
+	case cfg.Sender == nil:
+		return nil, errors.New("bot: no sender")
+	case cfg.Catalog == nil:
+		return nil, errors.New("bot: no message catalog")
+	case len(cfg.UserKeySecret) < minSecret:
+		return nil, fmt.Errorf("bot: user key secret must have at least %d bytes", minSecret)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.DedupeTTL <= 0 {
+		cfg.DedupeTTL = DefaultDedupeTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CentralContactID == "" {
+		cfg.CentralContactID = DefaultCentralContactID
+	}
+	cfg.UserKeySecret = slices.Clone(cfg.UserKeySecret)
+	return &Bot{cfg: cfg, now: cfg.Now, log: cfg.Logger}, nil
+}
+
+// UserKey returns the pseudonymous store key of a Telegram user id: the
+// hex HMAC-SHA256 of the id under the configured secret, cut to 128 bits.
+func (b *Bot) UserKey(userID int64) UserKey {
+	m := hmac.New(sha256.New, b.cfg.UserKeySecret)
+	m.Write([]byte(strconv.FormatInt(userID, 10)))
+	return UserKey(hex.EncodeToString(m.Sum(nil)[:16]))
+}
+
+// Handle processes one update: it drops repeated deliveries, loads the
+// user's session, replies and saves the session if it changed — at most
+// three store round trips. Callback queries are always answered. Handle
+// returns an error only if replies could not be delivered; store
+// failures degrade the conversation but never reach the user as errors.
+func (b *Bot) Handle(ctx context.Context, in Incoming) (err error) {
+	start := time.Now()
+	t := &turn{b: b, in: in, kb: b.cfg.KB.Current(), now: b.now(), ctx: ctx}
+	defer func() {
+		if p := recover(); p != nil {
+			// A bug must not take the process down for everyone; the
+			// panic value may hold user text, so it is not logged.
+			t.outcome = "panic"
+			err = fmt.Errorf("bot: panic handling %s update", kindName(in.Kind))
+			b.log.Error("handler panic", "kind", kindName(in.Kind))
+			t.answerCallback()
+		}
+		b.log.Info("update", "kind", kindName(in.Kind), "outcome", t.outcome,
+			"latency_ms", float64(time.Since(start).Microseconds())/1000)
+	}()
+	defer t.answerCallback() // runs on every path, before the log line
+	return t.run()
+}
+
+// turn is the work of one update.
+type turn struct {
+	b   *Bot
+	ctx context.Context
+	in  Incoming
+	kb  *knowledge.KB
+	now time.Time
+
+	user      UserKey
+	s, orig   Session
+	loaded    bool // the session came from the store (not new, not failed)
+	storeDown bool // loading the session failed: do not overwrite it
+	forgotten bool // the user asked to be forgotten: save nothing
+	lang      string
+	askLang   bool // the user's language is unknown: ask for it
+
+	out      []Outgoing
+	notice   string // callback notice
+	answered bool
+	outcome  string
+}
+
+func (t *turn) run() error {
+	in := t.in
+	if in.IsBot {
+		t.outcome = "ignored_bot"
+		return nil
+	}
+	switch in.ChatType {
+	case ChatPrivate, "":
+	case ChatGroup, ChatSupergroup:
+		return t.group()
+	default:
+		t.outcome = "ignored_chat"
+		return nil
+	}
+	fresh, err := t.b.cfg.Store.FirstSeen(t.ctx, in.UpdateID, t.b.cfg.DedupeTTL)
+	if err != nil {
+		// Answering twice is better than not answering at all.
+		t.warn("dedupe failed", err)
+	} else if !fresh {
+		t.outcome = "duplicate"
+		return nil
+	}
+	t.loadSession()
+	t.dispatch()
+	if t.in.Kind == InCallback {
+		t.answerCallback()
+	}
+	if err := t.send(); err != nil {
+		return err
+	}
+	t.saveSession()
+	return nil
+}
+
+func (t *turn) loadSession() {
+	t.user = t.b.UserKey(t.in.UserID)
+	s, err := t.b.cfg.Store.Session(t.ctx, t.user)
+	switch {
+	case err == nil:
+		t.loaded = true
+	case errors.Is(err, ErrNotFound):
+		s = Session{}
+	default:
+		t.warn("session load failed", err)
+		t.storeDown = true
+		s = Session{}
+	}
+	t.s, t.orig = s, s
+	t.orig.Results = slices.Clone(s.Results)
+	if i18n.Supported(s.Lang) {
+		t.lang = s.Lang
+		return
+	}
+	if lang, ok := i18n.Match(t.in.LanguageCode); ok {
+		t.lang = lang
+	} else {
+		t.lang = i18n.SourceLanguage
+		// Ask once; meanwhile English. A failed store must not make
+		// every message a language question.
+		t.askLang = !t.storeDown
+	}
+	t.s.Lang = t.lang
+}
+
+func (t *turn) saveSession() {
+	if t.storeDown || t.forgotten {
+		return
+	}
+	// Unchanged sessions are saved at most daily, only to renew their TTL.
+	if sameSession(t.s, t.orig) && t.loaded && t.now.Sub(t.orig.Updated) < 24*time.Hour {
+		return
+	}
+	t.s.Updated = t.now
+	if err := t.b.cfg.Store.SaveSession(t.ctx, t.user, t.s, t.b.cfg.SessionTTL); err != nil {
+		t.warn("session save failed", err)
+	}
+}
+
+func sameSession(a, b Session) bool {
+	return a.Lang == b.Lang && a.LangChosen == b.LangChosen && a.Role == b.Role &&
+		a.NoticeShown == b.NoticeShown && a.State == b.State && a.Entry == b.Entry &&
+		a.District == b.District && slices.Equal(a.Results, b.Results)
+}
+
+func (t *turn) send() error {
+	for _, m := range t.out {
+		m.ChatID = t.in.ChatID
+		if _, err := t.b.cfg.Sender.Send(t.ctx, m); err != nil {
+			if errors.Is(err, ErrBlocked) {
+				t.outcome += "+blocked"
+				// The user left; nothing they were shown counts as seen.
+				t.forgotten = true
+				return nil
+			}
+			t.outcome += "+send_failed"
+			return fmt.Errorf("bot: send reply: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *turn) answerCallback() {
+	if t.in.Kind != InCallback || t.answered || t.in.CallbackID == "" {
+		return
+	}
+	t.answered = true
+	if err := t.b.cfg.Sender.AnswerCallback(t.ctx, t.in.CallbackID, t.notice); err != nil {
+		// Usually a repeated answer to an old query; nothing to do.
+		t.b.log.Debug("answer callback failed", "error_class", errClass(err))
+	}
+}
+
+// warn logs a store problem without anything that identifies the user.
+func (t *turn) warn(msg string, err error) {
+	t.b.log.Warn(msg, "kind", kindName(t.in.Kind), "error_class", errClass(err))
+}
+
+func errClass(err error) string {
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, ErrBlocked):
+		return "blocked"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	}
+	return "other"
+}
+
+func kindName(k InKind) string {
+	switch k {
+	case InText:
+		return "text"
+	case InCallback:
+		return "callback"
+	case InLocation:
+		return "location"
+	case InPhoto:
+		return "photo"
+	case InDocument:
+		return "document"
+	case InVoice:
+		return "voice"
+	case InVideo:
+		return "video"
+	case InSticker:
+		return "sticker"
+	case InContact:
+		return "contact"
+	case InEdited:
+		return "edited"
+	}
+	return "other"
+}
+
+// group handles group chats: Lotse answers questions only in private
+// chats, so that nobody's situation is discussed in front of others.
+// Nothing is stored about group members.
+func (t *turn) group() error {
+	lang, ok := i18n.Match(t.in.LanguageCode)
+	if !ok {
+		lang = i18n.SourceLanguage
+	}
+	t.lang = lang
+	switch {
+	case t.in.Kind == InCallback:
+		t.notice = t.T("ButtonOutdatedShort", nil)
+		t.outcome = "group_callback"
+	case t.in.Command != "" && t.in.Kind == InText:
+		// Deduplicated so a redelivery does not repeat the note in front
+		// of everybody; no session is loaded or stored for groups.
+		if fresh, err := t.b.cfg.Store.FirstSeen(t.ctx, t.in.UpdateID, t.b.cfg.DedupeTTL); err == nil && !fresh {
+			t.outcome = "duplicate"
+			return nil
+		}
+		t.outcome = "group_note"
+		t.text(t.T("GroupNote", nil), nil)
+	default:
+		t.outcome = "ignored_group"
+		return nil
+	}
+	t.answerCallback()
+	return t.send()
+}
+
+// T is the catalog text in the turn's language.
+func (t *turn) T(id string, data map[string]any) string {
+	return t.b.cfg.Catalog.T(t.lang, id, data)
+}
+
+// text queues a text message in the turn's language.
+func (t *turn) text(s string, buttons [][]Button) {
+	t.out = append(t.out, Outgoing{Text: s, Buttons: buttons, RTL: i18n.IsRTL(t.lang)})
+}

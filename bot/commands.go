@@ -1,0 +1,29 @@
+package bot
+
+// Command is a bot command for Telegram's command menu (setMyCommands).
+type Command struct {
+	// Name is the command without slash: 1-32 characters of [a-z0-9_].
+	Name string
+	// Description is shown next to it: 1-256 characters, in the menu's language.
+	Description string
+}
+
+// commands are the commands Lotse offers, with their description ids.
+var commands = []struct{ name, id string }{
+	{"start", "CommandStart"},
+	{"topics", "CommandTopics"},
+	{"language", "CommandLanguage"},
+	{"help", "CommandHelp"},
+	{"privacy", "CommandPrivacy"},
+	{"forget", "CommandForget"},
+}
+
+// Commands lists the commands with descriptions in lang, for the
+// transport to register per language with setMyCommands.
+func (b *Bot) Commands(lang string) []Command {
+	out := make([]Command, 0, len(commands))
+	for _, c := range commands {
+		out = append(out, Command{Name: c.name, Description: b.cfg.Catalog.T(lang, c.id, nil)})
+	}
+	return out
+}

@@ -1,0 +1,283 @@
+// Package redisstore is a bot.Store on Redis (go-redis v9). It lets several
+// replicas of a bot share state, and several bots share one Redis.
+//
+// # Key scheme
+//
+// ns is Options.Namespace, e.g. "lotse:123456" (bot id, never the token).
+//
+//	ns:upd:<update id>       "1", SET NX PX ttl              FirstSeen, Begin
+//	ns:{u:<user key>}:s      session JSON, SET PX ttl        SaveSession (TTL refreshed on every save)
+//
+// Every key is written together with its TTL in one command, so no key can
+// outlive its purpose even if the process dies between commands. A TTL of
+// zero or less is rejected rather than passed on, because go-redis turns a
+// zero expiration into "never expires".
+//
+// All keys of one user carry the Redis Cluster hash tag {u:<user key>}, so
+// they live in one slot and multi-key commands on one user (Forget's DEL,
+// later MULTI/Lua transitions) work in a cluster. Forget deletes the keys
+// named by userKeySuffixes; a new per-user key must be added there.
+//
+// # Errors
+//
+// redis.Nil becomes bot.ErrNotFound. Connection failures, timeouts and
+// transient server states (LOADING, READONLY, CLUSTERDOWN, TRYAGAIN,
+// MASTERDOWN, OOM, max clients, pool timeout) wrap both bot.ErrUnavailable
+// and the original error. Every error names the operation; none contains a
+// user key.
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lotse-bot/lotse/bot"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Namespace prefixes every key, e.g. "lotse:<bot id>". Several bots
+	// share one Redis, so it is required. It must not contain '{' or '}',
+	// which would break the per-user Cluster hash tag.
+	Namespace string
+}
+
+// Store is a bot.Store on Redis. It is safe for concurrent use; all state
+// lives in Redis.
+type Store struct {
+	rdb redis.UniversalClient
+	ns  string
+}
+
+var _ bot.Store = (*Store)(nil)
+
+// Beginner is the optional capability Store offers the bot core (declared
+// here as documentation; the core should declare it where it is used):
+//
+//	type Beginner interface {
+//		Begin(ctx context.Context, updateID int64, ttl time.Duration, user bot.UserKey) (first bool, s bot.Session, err error)
+//	}
+//
+// It does FirstSeen and Session in one round trip instead of two.
+var _ interface {
+	Begin(ctx context.Context, updateID int64, ttl time.Duration, user bot.UserKey) (bool, bot.Session, error)
+} = (*Store)(nil)
+
+// Suffixes of the per-user keys. Forget deletes exactly these, so every key
+// the store writes for a user must have its suffix here.
+const suffixSession = "s"
+
+var userKeySuffixes = []string{suffixSession}
+
+// New returns a Store using rdb. It panics if opts.Namespace is empty or
+// contains '{' or '}': that is a wiring bug that would mix bots' data or
+// break Cluster slot placement, and must not start up.
+func New(rdb redis.UniversalClient, opts Options) *Store {
+	if opts.Namespace == "" || strings.ContainsAny(opts.Namespace, "{}") {
+		panic(fmt.Sprintf("redisstore: invalid namespace %q: must be non-empty without '{' or '}'", opts.Namespace))
+	}
+	return &Store{rdb: rdb, ns: opts.Namespace}
+}
+
+// FirstSeen implements bot.Store with SET NX PX: atomic, so of several
+// replicas receiving the same update exactly one sees true.
+func (s *Store) FirstSeen(ctx context.Context, updateID int64, ttl time.Duration) (bool, error) {
+	ttl, err := checkTTL(ttl)
+	if err != nil {
+		return false, wrap("first seen", err)
+	}
+	first, err := s.rdb.SetNX(ctx, s.updateKey(updateID), 1, ttl).Result()
+	if err != nil {
+		return false, wrap("first seen", err)
+	}
+	return first, nil
+}
+
+// Session implements bot.Store. A stored session that no longer decodes
+// (e.g. after an incompatible change of bot.Session) is reported as
+// bot.ErrNotFound, so the user starts afresh instead of being stuck with
+// errors until the key expires; the next save overwrites it.
+func (s *Store) Session(ctx context.Context, user bot.UserKey) (bot.Session, error) {
+	key, err := s.userKey(user, suffixSession)
+	if err != nil {
+		return bot.Session{}, wrap("session", err)
+	}
+	raw, err := s.rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		return bot.Session{}, wrap("session", err)
+	}
+	return decodeSession(raw)
+}
+
+// SaveSession implements bot.Store; it replaces the whole session and
+// restarts its TTL.
+func (s *Store) SaveSession(ctx context.Context, user bot.UserKey, sess bot.Session, ttl time.Duration) error {
+	key, err := s.userKey(user, suffixSession)
+	if err != nil {
+		return wrap("save session", err)
+	}
+	if ttl, err = checkTTL(ttl); err != nil {
+		return wrap("save session", err)
+	}
+	raw, err := json.Marshal(sess)
+	if err != nil {
+		return wrap("save session: encode", err)
+	}
+	return wrap("save session", s.rdb.Set(ctx, key, raw, ttl).Err())
+}
+
+// Forget implements bot.Store: one DEL of all of the user's keys, which
+// share a hash slot.
+func (s *Store) Forget(ctx context.Context, user bot.UserKey) error {
+	keys := make([]string, 0, len(userKeySuffixes))
+	for _, suf := range userKeySuffixes {
+		k, err := s.userKey(user, suf)
+		if err != nil {
+			return wrap("forget", err)
+		}
+		keys = append(keys, k)
+	}
+	return wrap("forget", s.rdb.Del(ctx, keys...).Err())
+}
+
+// Begin combines FirstSeen(updateID, ttl) and Session(user) in one
+// pipelined round trip. If the user has no (decodable) session, s is the
+// zero Session and err is nil. The session is read even for a duplicate
+// update; callers should ignore it then.
+func (s *Store) Begin(ctx context.Context, updateID int64, ttl time.Duration, user bot.UserKey) (first bool, sess bot.Session, err error) {
+	key, err := s.userKey(user, suffixSession)
+	if err != nil {
+		return false, bot.Session{}, wrap("begin", err)
+	}
+	if ttl, err = checkTTL(ttl); err != nil {
+		return false, bot.Session{}, wrap("begin", err)
+	}
+	pipe := s.rdb.Pipeline()
+	seen := pipe.SetNX(ctx, s.updateKey(updateID), 1, ttl)
+	get := pipe.Get(ctx, key)
+	// Exec reports the first failed command, which may be GET's redis.Nil;
+	// the commands' own errors are checked below.
+	_, _ = pipe.Exec(ctx)
+	if first, err = seen.Result(); err != nil {
+		return false, bot.Session{}, wrap("begin", err)
+	}
+	raw, err := get.Bytes()
+	if errors.Is(err, redis.Nil) {
+		return first, bot.Session{}, nil
+	}
+	if err != nil {
+		return false, bot.Session{}, wrap("begin", err)
+	}
+	sess, err = decodeSession(raw)
+	if errors.Is(err, bot.ErrNotFound) {
+		return first, bot.Session{}, nil
+	}
+	return first, sess, err
+}
+
+func decodeSession(raw []byte) (bot.Session, error) {
+	var sess bot.Session
+	if err := json.Unmarshal(raw, &sess); err != nil {
+		return bot.Session{}, fmt.Errorf("redisstore: session: undecodable, treated as missing: %w", bot.ErrNotFound)
+	}
+	return sess, nil
+}
+
+func (s *Store) updateKey(id int64) string {
+	return s.ns + ":upd:" + strconv.FormatInt(id, 10)
+}
+
+// errBadUserKey is returned for user keys that would break the hash tag or
+// make two users' keys collide.
+var errBadUserKey = errors.New("invalid user key")
+
+// userKey returns the key of one of user's records. Braces are rejected:
+// with none inside, ns:{u:<k>}:<suffix> is unambiguous and the hash tag is
+// exactly u:<k>.
+func (s *Store) userKey(user bot.UserKey, suffix string) (string, error) {
+	if user == "" || strings.ContainsAny(string(user), "{}") {
+		return "", errBadUserKey
+	}
+	return s.ns + ":{u:" + string(user) + "}:" + suffix, nil
+}
+
+// checkTTL rejects non-positive TTLs (go-redis would store the key without
+// expiry) and rounds sub-millisecond TTLs up to Redis' resolution.
+func checkTTL(ttl time.Duration) (time.Duration, error) {
+	switch {
+	case ttl <= 0:
+		return 0, fmt.Errorf("ttl %v: must be positive", ttl)
+	case ttl < time.Millisecond:
+		return time.Millisecond, nil
+	}
+	return ttl, nil
+}
+
+// unavailableError wraps both bot.ErrUnavailable and the cause, so
+// errors.Is works for either.
+type unavailableError struct {
+	op  string
+	err error
+}
+
+func (e *unavailableError) Error() string {
+	return "redisstore: " + e.op + ": " + bot.ErrUnavailable.Error() + ": " + e.err.Error()
+}
+
+func (e *unavailableError) Unwrap() []error { return []error{bot.ErrUnavailable, e.err} }
+
+// wrap adds the operation to err and maps it onto the bot's error
+// vocabulary. It returns nil for nil.
+func wrap(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.Nil):
+		return fmt.Errorf("redisstore: %s: %w", op, bot.ErrNotFound)
+	case errors.Is(err, bot.ErrNotFound):
+		return err
+	case transient(err):
+		return &unavailableError{op: op, err: err}
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// transient reports whether err means Redis cannot be reached or cannot
+// serve right now, as opposed to a bug or a misconfiguration. A cancelled
+// context is the caller's decision and is not transient.
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &ne),
+		errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE),
+		errors.Is(err, redis.ErrPoolTimeout),
+		errors.Is(err, redis.ErrClosed),
+		redis.IsLoadingError(err),
+		redis.IsReadOnlyError(err),
+		redis.IsClusterDownError(err),
+		redis.IsTryAgainError(err),
+		redis.IsMasterDownError(err),
+		redis.IsMaxClientsError(err),
+		redis.IsOOMError(err):
+		return true
+	}
+	return false
+}
