@@ -39,51 +39,101 @@ func Fold(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, " ")
 	}
-	s = norm.NFKD.String(s)
-
-	var b strings.Builder
-	b.Grow(len(s))
-	sep := false     // a separator is owed before the next letter
-	prevCyr := false // the last emitted rune was Cyrillic
-	needNFC := false // an emitted rune may compose with its neighbour
-	emit := func(r rune) {
-		if sep && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		sep = false
-		b.WriteRune(r)
-		if r >= 0x900 {
-			needNFC = true
-		}
-		prevCyr = r >= 0x400 && r <= 0x52f
-	}
+	// Fast path: every rune below U+0700 (Latin, Greek, Cyrillic, Arabic
+	// script) decomposes on its own into one base letter plus marks, so a
+	// table stands in for NFKD, which would cost more than the rest.
+	var f folder
+	f.b.Grow(len(s))
 	for _, r := range s {
-		switch c := classify(r); c {
-		case drop:
-		case separator:
-			sep = true
-		case apostrophe:
-			if !prevCyr || sep {
-				sep = true
-			}
-		default:
-			r = unicode.ToLower(r)
-			m, ok := letterMap[r]
-			if !ok {
-				emit(r)
-				continue
-			}
-			for _, mr := range m {
-				emit(mr)
+		if r >= 0x80 {
+			if r >= int32(len(decomposed)) {
+				if !passThrough(r) {
+					return foldNFKD(s)
+				}
+			} else if r = decomposed[r]; r < 0 {
+				return foldNFKD(s)
 			}
 		}
+		f.add(r)
 	}
-	out := b.String()
-	if needNFC {
+	return f.b.String()
+}
+
+// foldNFKD is Fold for text with runes the fast path does not cover.
+func foldNFKD(s string) string {
+	s = norm.NFKD.String(s)
+	var f folder
+	f.b.Grow(len(s))
+	for _, r := range s {
+		f.add(r)
+	}
+	out := f.b.String()
+	if f.needNFC {
 		out = norm.NFC.String(out)
 	}
 	return out
 }
+
+// folder accumulates the folded form of NFKD-decomposed runes.
+type folder struct {
+	b       strings.Builder
+	sep     bool // a separator is owed before the next letter
+	prevCyr bool // the last emitted rune was Cyrillic
+	needNFC bool // an emitted rune may compose with its neighbour
+}
+
+func (f *folder) add(r rune) {
+	switch classify(r) {
+	case drop:
+	case separator:
+		f.sep = true
+	case apostrophe:
+		if !f.prevCyr || f.sep {
+			f.sep = true
+		}
+	default:
+		m1, m2 := mapLetter(lower(r))
+		f.emit(m1)
+		if m2 != 0 {
+			f.emit(m2)
+		}
+	}
+}
+
+func (f *folder) emit(r rune) {
+	if f.sep && f.b.Len() > 0 {
+		f.b.WriteByte(' ')
+	}
+	f.sep = false
+	f.b.WriteRune(r)
+	if r >= 0x900 {
+		f.needNFC = true
+	}
+	f.prevCyr = r >= 0x400 && r <= 0x52f
+}
+
+// passThrough reports whether a rune at or above U+0700 is left alone by
+// NFKD and needs no composition afterwards: the format characters and
+// quotation marks common in chat text.
+func passThrough(r rune) bool {
+	return (r >= 0x200b && r <= 0x200f) || r == 0x2018 || r == 0x2019 || r == 0x201c || r == 0x201d
+}
+
+// decomposed maps each rune below U+0700 to the first rune of its NFKD
+// decomposition when the rest are nonspacing marks (which Fold drops), or
+// to -1 when the decomposition is anything else (ligatures, fractions).
+var decomposed = func() (t [0x700]rune) {
+	for r := range t {
+		d := []rune(norm.NFKD.String(string(rune(r))))
+		t[r] = d[0]
+		for _, c := range d[1:] {
+			if !unicode.Is(unicode.Mn, c) {
+				t[r] = -1
+			}
+		}
+	}
+	return t
+}()
 
 // Tokens folds s and splits it into words. In words written in ASCII
 // letters it also drops an "e" after "a", "o" or "u", so that the German
@@ -144,6 +194,14 @@ func classify(r rune) runeClass {
 		}
 		return separator
 	}
+	// Fast paths for Cyrillic and Arabic-script text.
+	switch {
+	case r >= 0x410 && r <= 0x44f, r >= 0x621 && r <= 0x63a, r >= 0x641 && r <= 0x64a,
+		r >= 0x660 && r <= 0x669, r >= 0x6f0 && r <= 0x6f9:
+		return letter
+	case r >= 0x64b && r <= 0x65f: // harakat
+		return drop
+	}
 	switch r {
 	case '\u2019', '\u2018', '\u02bc', '\u02b9', '\u2032':
 		return apostrophe
@@ -161,35 +219,64 @@ func classify(r rune) runeClass {
 	return separator
 }
 
-// letterMap unifies lower-case letters that NFKD leaves distinct but
-// people use interchangeably.
-var letterMap = map[rune][]rune{
-	'ß': []rune("ss"),
-	'ς': {'σ'},
-	'ı': {'i'},
-	'æ': []rune("ae"),
-	'œ': []rune("oe"),
-	'ø': {'o'},
-	'ł': {'l'},
-	'đ': {'d'}, 'ð': {'d'},
-	'þ': []rune("th"),
-	'ħ': {'h'},
+// mapLetter unifies lower-case letters that NFKD leaves distinct but
+// people use interchangeably; a letter may become two (ß → ss). A switch,
+// not a map: it runs for every non-ASCII rune of every text indexed.
+func mapLetter(r rune) (rune, rune) {
+	switch r {
+	case 'ß':
+		return 's', 's'
+	case 'ς':
+		return 'σ', 0
+	case 'ı':
+		return 'i', 0
+	case 'æ':
+		return 'a', 'e'
+	case 'œ':
+		return 'o', 'e'
+	case 'ø':
+		return 'o', 0
+	case 'ł':
+		return 'l', 0
+	case 'đ', 'ð':
+		return 'd', 0
+	case 'þ':
+		return 't', 'h'
+	case 'ħ':
+		return 'h', 0
 	// Arabic and Persian: one form per letter.
-	'\u064a': {'ی'}, // Arabic yeh
-	'\u0649': {'ی'}, // alef maksura
-	'\u06cd': {'ی'}, // yeh with tail (Pashto)
-	'\u06d0': {'ی'}, // yeh (Pashto, Uzbek)
-	'\u0643': {'ک'}, // Arabic kaf -> keheh
-	'\u0629': {'ه'}, // teh marbuta
-	'\u06d5': {'ه'}, // ae (heh with hamza decomposes to it)
-	'\u06c1': {'ه'}, // heh goal
-	'\u0671': {'ا'}, // alef wasla
-	'\u0672': {'ا'}, // alef with wavy hamza above
-	'\u0673': {'ا'}, // alef with wavy hamza below
-	'\u0660': {'0'}, '\u0661': {'1'}, '\u0662': {'2'}, '\u0663': {'3'}, '\u0664': {'4'},
-	'\u0665': {'5'}, '\u0666': {'6'}, '\u0667': {'7'}, '\u0668': {'8'}, '\u0669': {'9'},
-	'\u06f0': {'0'}, '\u06f1': {'1'}, '\u06f2': {'2'}, '\u06f3': {'3'}, '\u06f4': {'4'},
-	'\u06f5': {'5'}, '\u06f6': {'6'}, '\u06f7': {'7'}, '\u06f8': {'8'}, '\u06f9': {'9'},
+	case '\u064a', // Arabic yeh
+		'\u0649', // alef maksura
+		'\u06cd', // yeh with tail (Pashto)
+		'\u06d0': // yeh (Pashto, Uzbek)
+		return 'ی', 0
+	case '\u0643': // Arabic kaf -> keheh
+		return 'ک', 0
+	case '\u0629', // teh marbuta
+		'\u06d5', // ae (heh with hamza decomposes to it)
+		'\u06c1': // heh goal
+		return 'ه', 0
+	case '\u0671', '\u0672', '\u0673': // alef wasla, alef with wavy hamza
+		return 'ا', 0
+	}
+	switch {
+	case r >= '\u0660' && r <= '\u0669': // Arabic-Indic digits
+		return '0' + r - '\u0660', 0
+	case r >= '\u06f0' && r <= '\u06f9': // Persian digits
+		return '0' + r - '\u06f0', 0
+	}
+	return r, 0
+}
+
+// lower is unicode.ToLower with fast paths for the scripts we see most.
+func lower(r rune) rune {
+	switch {
+	case r >= 0x410 && r <= 0x42f: // Cyrillic capitals А-Я
+		return r + 0x20
+	case r >= 0x430 && r <= 0x45f, r >= 0x600 && r <= 0x6ff:
+		return r
+	}
+	return unicode.ToLower(r)
 }
 
 func isASCII(s string) bool {

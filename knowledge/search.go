@@ -16,21 +16,25 @@ import (
 //
 // Every text of an entry is cut into search keys (i18n.Tokens, plus a light
 // Arabic/Persian stemmer) and filed under the entry with two weights: how
-// much a match in that field says the entry is what the user asked for
-// (conf: names and keywords 1, summaries 0.7, details 0.5, ...) and how high
-// it should rank (rank: conf, discounted for long names). Glossary concepts
-// an entry lists or mentions add all of the concept's terms, in every
-// language, to the entry.
+// much a match in that field says the entry covers the word (conf: names
+// and keywords 1, summaries 0.7, details 0.5, ...) and how much it says the
+// entry is about the word (rank: names 1, summaries 0.35, ...; long names
+// less). Glossary concepts an entry lists or mentions add all of the
+// concept's terms, in every language, with a lower rank.
 //
-// A question is cut the same way; adjacent words are joined where the join
-// is a known word ("Job Center", "می خواهم"), stopwords go. Each remaining
-// word finds terms of the vocabulary exactly, within a small edit distance
-// (a SymSpell deletion table makes this a few binary searches, not a scan),
-// or by a shared prefix or suffix (inflections, compounds). Each word weighs
-// its inverse document frequency; an entry's confidence is the weighted
-// share of the question's words it covers, each discounted by the quality of
-// the match and the field it was found in. Words the knowledge base does
-// not know at all weigh too, so "Pizza bestellen" covers nothing.
+// A question is cut the same way; stopwords go, adjacent words are joined
+// where only the join is known ("Job Center") or it is a stopword
+// ("می خواهم"). Each remaining word finds terms of the vocabulary exactly,
+// within a small edit distance (a SymSpell deletion table makes this a few
+// binary searches, not a scan), or by a shared prefix or suffix
+// (inflections, compounds). Each word weighs its inverse document
+// frequency (words asking for a property, like "opening hours", less; words
+// the base does not know at all weigh like rare words, so "Pizza bestellen"
+// covers nothing). An entry's confidence is the weighted share of the
+// question's words it covers, each discounted by the quality of the match
+// and the field it was found in; its score sums the rank weights.
+// Everything the query touches is bounded: 2 KB of text, 32 words, a few
+// dozen candidate terms per word.
 
 // field says how much a match in one kind of field counts: conf for the
 // confidence (does the entry cover the word?), rank for the order (is the
@@ -60,14 +64,16 @@ const (
 
 // Limits that bound the work one query can cause.
 const (
-	maxQueryBytes  = 2048 // longer questions are cut (on a rune boundary)
-	maxQueryTokens = 32   // content words considered per question
-	maxPartial     = 48   // prefix/suffix candidates per word and direction
-	maxFuzzyRunes  = 48   // longer words are matched exactly only
-	symPrefix      = 7    // SymSpell prefix length
-	unknownWeight  = 0.6  // weight of an unknown word, as a share of the rarest word's
-	inflected      = 0.85 // quality of a match that differs by an ending of one or two runes
-	phraseShare    = 0.5  // rank weight of two query words found as one term, as a share of its idf
+	maxQueryBytes   = 2048  // longer questions are cut (on a rune boundary)
+	maxQueryTokens  = 32    // content words considered per question
+	maxPartial      = 48    // prefix/suffix candidates per word and direction
+	maxFuzzyRunes   = 48    // longer words are matched exactly only
+	symPrefix       = 7     // SymSpell prefix length
+	unknownWeight   = 0.6   // weight of an unknown word, as a share of the rarest word's
+	inflected       = 0.85  // quality of a match that differs by an ending of one or two runes
+	phraseShare     = 0.5   // rank weight of two query words found as one term, as a share of its idf
+	maxCands        = 12    // candidate terms per query word
+	maxUnitPostings = 20000 // postings visited per query word, beyond its best candidate
 )
 
 // posting says that a term occurs in an entry, and how well.
@@ -79,22 +85,21 @@ type posting struct {
 
 // index is the immutable search index of one KB.
 type index struct {
-	entries []*Entry
-	terms   []string         // term id -> search key
-	runes   [][]rune         // term id -> its runes, for edit distances
-	ids     map[string]int32 // search key -> term id
-	idf     []float32
-	maxIDF  float32
-	start   []int32   // postings of term t: post[start[t]:start[t+1]]
-	post    []posting // sorted by term, then doc
-	sorted  []int32   // term ids in byte order of the term
-	rsorted []int32   // term ids in byte order of the reversed term
-	rterms  []string  // term id -> reversed term
-	delKey  []uint64  // SymSpell: hash of a deletion variant, sorted
-	delTerm []int32   // ... and the term it came from
-	stop    map[string]bool
-	intent  map[string]bool // words asking about a property, see intentWords
-	pool    sync.Pool       // *scratch
+	entries  []*Entry
+	terms    []string         // term id -> search key
+	runes    [][]rune         // term id -> its runes, for edit distances
+	ids      map[string]int32 // search key -> term id
+	idf      []float32
+	maxIDF   float32
+	start    []int32   // postings of term t: post[start[t]:start[t+1]]
+	post     []posting // sorted by term, then doc
+	sorted   []int32   // term ids in byte order of the term
+	rsorted  []int32   // term ids in byte order of the reversed term
+	rterms   []string  // term id -> reversed term
+	delTable []uint64  // SymSpell: hash of a deletion variant << 24 | term id, sorted
+	stop     map[string]bool
+	intent   map[string]bool // words asking about a property, see intentWords
+	pool     sync.Pool       // *scratch
 }
 
 // scratch holds the per-query accumulators, reused through index.pool.
@@ -113,52 +118,102 @@ type cand struct {
 	quality float32
 }
 
-// textAdder collects the terms of one entry.
-type docTerms struct {
-	w        map[string][2]float32 // key -> (conf, rank)
-	natural  map[string]bool       // keys that occur as words, not only joined (all entries)
-	concepts map[int]field         // concept index -> weights of the best mention
+// builder holds the state of newIndex. Every distinct key gets a build id
+// on first sight, so each token costs one map lookup; per-entry weights
+// live in slices indexed by build id.
+type builder struct {
+	ix      *index
+	ids     map[string]int32
+	keys    []string
+	stop    []bool
+	natural []bool     // occurs as a word, not only as a join
+	starts  [][]phrase // glossary phrases starting with the key
+	posts   [][]posting
+	memo    map[string][]int32 // keys of texts repeated across entries (topic and district names)
+
+	// The entry being built.
+	conf, rank []float32
+	touched    []int32
+	concepts   map[int]field // concept index -> weights of the best mention
 }
 
-func (d *docTerms) put(key string, conf, rank float32) {
-	old, ok := d.w[key]
-	if !ok || conf > old[0] || rank > old[1] {
-		d.w[key] = [2]float32{max(conf, old[0]), max(rank, old[1])}
-	}
-}
-
-// phrase is one glossary term as a sequence of search keys.
+// phrase is one glossary term as a sequence of build ids.
 type phrase struct {
 	concept int
-	keys    []string
+	ids     []int32
+}
+
+func (b *builder) id(k string) int32 {
+	if id, ok := b.ids[k]; ok {
+		return id
+	}
+	id := int32(len(b.keys))
+	b.ids[k] = id
+	b.keys = append(b.keys, k)
+	b.stop = append(b.stop, b.ix.stop[k])
+	b.natural = append(b.natural, false)
+	b.starts = append(b.starts, nil)
+	b.posts = append(b.posts, nil)
+	b.conf = append(b.conf, 0)
+	b.rank = append(b.rank, 0)
+	return id
+}
+
+func (b *builder) idsOf(text string) []int32 {
+	ks := searchKeys(text)
+	out := make([]int32, len(ks))
+	for i, k := range ks {
+		out[i] = b.id(k)
+	}
+	return out
+}
+
+func (b *builder) put(id int32, conf, rank float32) {
+	if b.conf[id] == 0 && b.rank[id] == 0 {
+		b.touched = append(b.touched, id)
+	}
+	b.conf[id] = max(b.conf[id], conf)
+	b.rank[id] = max(b.rank[id], rank)
+}
+
+// flush turns the entry's weights into postings.
+func (b *builder) flush(doc int) {
+	for _, id := range b.touched {
+		b.posts[id] = append(b.posts[id], posting{doc: int32(doc), conf: b.conf[id], rank: b.rank[id]})
+		b.conf[id], b.rank[id] = 0, 0
+	}
+	b.touched = b.touched[:0]
+	clear(b.concepts)
 }
 
 func newIndex(kb *KB) *index {
 	ix := &index{entries: kb.entries, ids: make(map[string]int32), stop: stopSet(), intent: intentSet()}
-
-	d := docTerms{w: make(map[string][2]float32), concepts: make(map[int]field), natural: make(map[string]bool)}
+	b := &builder{ix: ix, ids: make(map[string]int32), memo: make(map[string][]int32), concepts: make(map[int]field)}
 
 	// Glossary: phrases by their first key, and each concept's expansion.
-	phrases := make(map[string][]phrase)
-	expand := make([][]string, len(kb.concepts))
+	expand := make([][]int32, len(kb.concepts))
 	for ci, c := range kb.concepts {
-		seen := make(map[string]bool)
+		seen := make(map[int32]bool)
 		for _, lang := range sortedKeys(c.Terms) {
 			for _, term := range c.Terms[lang] {
-				ks := searchKeys(term)
-				if len(ks) == 0 {
+				ids := b.idsOf(term)
+				if len(ids) == 0 {
 					continue
 				}
-				phrases[ks[0]] = append(phrases[ks[0]], phrase{concept: ci, keys: ks})
-				for _, k := range ks {
-					d.natural[k] = true
-					if !seen[k] && !ix.stop[k] {
-						seen[k] = true
-						expand[ci] = append(expand[ci], k)
+				b.starts[ids[0]] = append(b.starts[ids[0]], phrase{concept: ci, ids: ids})
+				var content []string
+				for _, id := range ids {
+					b.natural[id] = true
+					if !b.stop[id] {
+						content = append(content, b.keys[id])
+						if !seen[id] {
+							seen[id] = true
+							expand[ci] = append(expand[ci], id)
+						}
 					}
 				}
-				if content := nonStop(ks, ix.stop); len(content) > 1 { // "Job Center" also as one word
-					if j := strings.Join(content, ""); !seen[j] {
+				if len(content) > 1 { // "Job Center" also as one word
+					if j := b.id(strings.Join(content, "")); !seen[j] {
 						seen[j] = true
 						expand[ci] = append(expand[ci], j)
 					}
@@ -175,13 +230,15 @@ func newIndex(kb *KB) *index {
 		topicNames[t.ID] = t.Name
 	}
 
-	// Terms of every entry, then postings per term.
-	postsOf := make(map[string][]posting)
 	for doc, e := range kb.entries {
-		clear(d.w)
-		clear(d.concepts)
-		add := func(text string, f field) {
-			ix.addText(&d, phrases, text, f)
+		add := func(text string, f field) { b.addText(b.idsOf(text), f) }
+		addMemo := func(text string, f field) {
+			ids, ok := b.memo[text]
+			if !ok {
+				ids = b.idsOf(text)
+				b.memo[text] = ids
+			}
+			b.addText(ids, f)
 		}
 		add(e.NameDE, fName)
 		for _, l := range sortedKeys(e.Title) {
@@ -199,82 +256,81 @@ func newIndex(kb *KB) *index {
 		for _, l := range sortedKeys(e.Details) {
 			add(e.Details[l], fDetails)
 		}
-		add(e.ContactPerson, fPlace)
-		add(e.Role, fPlace)
+		addMemo(e.ContactPerson, fPlace)
+		addMemo(e.Role, fPlace)
 		add(e.Address.Street, fAddress)
-		add(e.Address.Postcode, fAddress)
+		addMemo(e.Address.Postcode, fAddress)
 		for _, p := range e.Postcodes {
-			add(p, fID)
+			addMemo(p, fID)
 		}
 		if dist, ok := kb.byID[e.District]; ok && dist != e {
-			add(dist.ID, fPlace)
-			add(dist.NameDE, fPlace)
+			addMemo(dist.ID, fPlace)
+			addMemo(dist.NameDE, fPlace)
 			for _, l := range sortedKeys(dist.Title) {
-				add(dist.Title[l], fPlace)
+				addMemo(dist.Title[l], fPlace)
 			}
 		}
 		for _, t := range e.Topics {
 			for _, l := range sortedKeys(topicNames[t]) {
-				add(topicNames[t][l], fTopic)
+				addMemo(topicNames[t][l], fTopic)
 			}
 		}
 		for _, c := range e.Concepts {
 			if ci, ok := conceptIdx[c]; ok {
-				d.concepts[ci] = fName
+				b.concepts[ci] = fName
 			}
 		}
-		for ci, w := range d.concepts {
+		for ci, w := range b.concepts {
 			// The concept makes the entry findable, but an entry that
 			// names the term itself ranks first.
-			for _, k := range expand[ci] {
-				d.put(k, conceptConf*w.conf, conceptRank*w.rank)
+			for _, id := range expand[ci] {
+				b.put(id, conceptConf*w.conf, conceptRank*w.rank)
 			}
 		}
-		for k, w := range d.w {
-			postsOf[k] = append(postsOf[k], posting{doc: int32(doc), conf: w[0], rank: w[1]})
-		}
+		b.flush(doc)
 	}
 
-	// Vocabulary in byte order; postings flattened in the same order.
-	ix.terms = make([]string, 0, len(postsOf))
-	for k := range postsOf {
-		ix.terms = append(ix.terms, k)
+	// Vocabulary in byte order (terms with postings only); postings
+	// flattened in the same order.
+	order := make([]int32, 0, len(b.keys))
+	total := 0
+	for id, ps := range b.posts {
+		if len(ps) > 0 {
+			order = append(order, int32(id))
+			total += len(ps)
+		}
 	}
-	sort.Strings(ix.terms)
+	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(b.keys[x], b.keys[y]) })
 	n := float64(len(kb.entries))
 	ix.maxIDF = float32(math.Log(1 + (n-1+0.5)/(1+0.5)))
-	ix.start = make([]int32, len(ix.terms)+1)
-	ix.idf = make([]float32, len(ix.terms))
-	ix.runes = make([][]rune, len(ix.terms))
-	ix.rterms = make([]string, len(ix.terms))
-	total := 0
-	for _, p := range postsOf {
-		total += len(p)
-	}
+	ix.terms = make([]string, len(order))
+	ix.start = make([]int32, len(order)+1)
+	ix.idf = make([]float32, len(order))
+	ix.runes = make([][]rune, len(order))
+	ix.rterms = make([]string, len(order))
 	ix.post = make([]posting, 0, total)
-	for i, k := range ix.terms {
-		id := int32(i)
-		ix.ids[k] = id
-		ps := postsOf[k]
-		slices.SortFunc(ps, func(a, b posting) int { return int(a.doc - b.doc) })
+	words := make([]bool, len(order))
+	for i, bid := range order {
+		k := b.keys[bid]
+		ix.terms[i] = k
+		ix.ids[k] = int32(i)
+		ps := b.posts[bid] // in doc order already
 		ix.start[i] = int32(len(ix.post))
 		ix.post = append(ix.post, ps...)
 		df := float64(len(ps))
 		ix.idf[i] = float32(math.Log(1 + (n-df+0.5)/(df+0.5)))
 		ix.runes[i] = []rune(k)
 		ix.rterms[i] = reverseString(ix.runes[i])
-	}
-	// Only words take part in fuzzy and partial matching: joined names
-	// ("integrationskonferenzfeldmark") would only add noise there.
-	for i, k := range ix.terms {
-		if d.natural[k] {
+		// Only words take part in fuzzy and partial matching: joined
+		// names ("integrationskonferenzfeldmark") would only add noise.
+		if words[i] = b.natural[bid]; words[i] {
 			ix.sorted = append(ix.sorted, int32(i))
 		}
 	}
+	ix.start[len(order)] = int32(len(ix.post))
 	ix.rsorted = slices.Clone(ix.sorted)
-	ix.start[len(ix.terms)] = int32(len(ix.post))
-	sort.Slice(ix.rsorted, func(a, b int) bool { return ix.rterms[ix.rsorted[a]] < ix.rterms[ix.rsorted[b]] })
-	ix.buildDeletes(d.natural)
+	slices.SortFunc(ix.rsorted, func(x, y int32) int { return strings.Compare(ix.rterms[x], ix.rterms[y]) })
+	ix.buildDeletes(words)
 	ix.pool.New = func() any {
 		m := len(ix.entries)
 		return &scratch{
@@ -287,52 +343,53 @@ func newIndex(kb *KB) *index {
 }
 
 // addText files the keys of one field of an entry and notes the glossary
-// concepts the field mentions. Short fields (names, keywords) also file
-// each pair of adjacent words joined, so "Job Center" finds "Jobcenter",
-// and rank lower the more words they have.
-func (ix *index) addText(d *docTerms, phrases map[string][]phrase, text string, f field) {
-	if text == "" {
+// concepts the field mentions. Short fields (names, keywords) rank lower
+// the more words they have: "Jobcenter" is about the Jobcenter, "Fallmanagement
+// im Jobcenter für Familien" less so.
+func (b *builder) addText(ids []int32, f field) {
+	if len(ids) == 0 {
 		return
 	}
-	ks := searchKeys(text)
 	rank := f.rank
-	if f.short && len(ks) > 3 {
-		rank = f.rank / (1 + 0.1*float32(len(ks)-3))
+	if f.short && len(ids) > 3 {
+		rank = f.rank / (1 + 0.1*float32(len(ids)-3))
 	}
-	for i, k := range ks {
-		for _, p := range phrases[k] {
-			if hasPhrase(ks[i:], p.keys) && d.concepts[p.concept].conf < f.conf {
-				d.concepts[p.concept] = field{conf: f.conf, rank: rank}
+	var content [3]int32
+	nc := 0
+	for i, id := range ids {
+		for _, p := range b.starts[id] {
+			if b.hasPhrase(ids[i:], p.ids) && b.concepts[p.concept].conf < f.conf {
+				b.concepts[p.concept] = field{conf: f.conf, rank: rank}
 			}
 		}
-		if ix.stop[k] || !meaningful(k) {
+		if b.stop[id] || !meaningful(b.keys[id]) {
 			continue
 		}
-		d.put(k, f.conf, rank)
-		d.natural[k] = true
+		b.natural[id] = true
+		b.put(id, f.conf, rank)
+		if nc < len(content) {
+			content[nc] = id
+		}
+		nc++
 	}
 	// A short name of two or three words also as one: "Job Centre" is
 	// asked for as "Jobcentre".
-	if f.short {
-		if c := nonStop(ks, ix.stop); len(c) == 2 || len(c) == 3 {
-			d.put(strings.Join(c, ""), f.conf*0.9, rank*0.9)
+	if f.short && (nc == 2 || nc == 3) {
+		var j strings.Builder
+		for _, id := range content[:nc] {
+			j.WriteString(b.keys[id])
 		}
+		b.put(b.id(j.String()), f.conf*0.9, rank*0.9)
 	}
 }
 
-// hasPhrase reports whether ks starts with p; a single-word term also
-// matches an inflected form (at most three more runes: "Sprachkurse").
-func hasPhrase(ks, p []string) bool {
-	if len(p) == 1 {
-		k := ks[0]
-		return k == p[0] || (len(p[0]) >= 5 && strings.HasPrefix(k, p[0]) &&
-			utf8.RuneCountInString(k)-utf8.RuneCountInString(p[0]) <= 3)
-	}
-	if len(ks) < len(p) {
+// hasPhrase reports whether ids starts with p.
+func (b *builder) hasPhrase(ids, p []int32) bool {
+	if len(ids) < len(p) {
 		return false
 	}
 	for i := range p {
-		if ks[i] != p[i] {
+		if ids[i] != p[i] {
 			return false
 		}
 	}
@@ -343,17 +400,6 @@ func hasPhrase(ks, p []string) bool {
 // nothing, one digit may (a house number is never asked for alone).
 func meaningful(k string) bool {
 	return utf8.RuneCountInString(k) >= 2
-}
-
-// nonStop returns the keys that are not stopwords.
-func nonStop(ks []string, stop map[string]bool) []string {
-	var out []string
-	for _, k := range ks {
-		if !stop[k] {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -450,6 +496,17 @@ func (ix *index) search(query, lang string, limit int) []Result {
 	var total float32
 	for _, u := range units {
 		s.cands = ix.candidates(u, s.cands[:0])
+		// Best candidates first; weak ones only while the work is small.
+		slices.SortFunc(s.cands, func(a, b cand) int {
+			switch {
+			case a.quality > b.quality:
+				return -1
+			case a.quality < b.quality:
+				return 1
+			}
+			return int(a.term - b.term)
+		})
+		budgetLeft := maxUnitPostings
 		w := ix.maxIDF * unknownWeight
 		var bestQ float32
 		for _, c := range s.cands {
@@ -461,8 +518,13 @@ func (ix *index) search(query, lang string, limit int) []Result {
 			w *= intentShare
 		}
 		total += w
-		for _, c := range s.cands {
-			for _, p := range ix.post[ix.start[c.term]:ix.start[c.term+1]] {
+		for i, c := range s.cands {
+			ps := ix.post[ix.start[c.term]:ix.start[c.term+1]]
+			if i > 0 && (i >= maxCands || len(ps) > budgetLeft) {
+				continue
+			}
+			budgetLeft -= len(ps)
+			for _, p := range ps {
 				cf, rk := c.quality*p.conf, c.quality*p.rank
 				if !s.inUnit[p.doc] {
 					s.inUnit[p.doc] = true
@@ -637,9 +699,10 @@ func (ix *index) fuzzy(u unit, out []cand, exact bool) []cand {
 		b = 1
 	}
 	forDeletes(u.runes, b, func(h uint64) {
-		i := sort.Search(len(ix.delKey), func(i int) bool { return ix.delKey[i] >= h })
-		for ; i < len(ix.delKey) && ix.delKey[i] == h; i++ {
-			t := ix.delTerm[i]
+		h = h >> 24 << 24
+		i, _ := slices.BinarySearch(ix.delTable, h)
+		for ; i < len(ix.delTable) && ix.delTable[i]>>24<<24 == h; i++ {
+			t := int32(ix.delTable[i] & (1<<24 - 1))
 			tr := ix.runes[t]
 			if abs(len(tr)-n) > b || hasTerm(out, t) {
 				continue
@@ -725,34 +788,20 @@ func abs(x int) int {
 }
 
 // buildDeletes fills the SymSpell deletion table for terms that fuzzy
-// matching may reach.
-func (ix *index) buildDeletes(words map[string]bool) {
-	type pair struct {
-		h uint64
-		t int32
-	}
-	var pairs []pair
+// matching may reach. Each entry packs a 40-bit hash of a deletion variant
+// with the 24-bit id of its term, so the table is one sorted []uint64;
+// hash collisions only cost an edit-distance check. Terms beyond 2^24
+// are matched exactly only.
+func (ix *index) buildDeletes(words []bool) {
+	var table []uint64
 	for t, r := range ix.runes {
-		if len(r) < 3 || len(r) > maxFuzzyRunes+2 || !hasLetter(r) || !words[ix.terms[t]] {
+		if t >= 1<<24 || len(r) < 3 || len(r) > maxFuzzyRunes+2 || !hasLetter(r) || !words[t] {
 			continue
 		}
-		forDeletes(r, 2, func(h uint64) { pairs = append(pairs, pair{h, int32(t)}) })
+		forDeletes(r, 2, func(h uint64) { table = append(table, h>>24<<24|uint64(t)) })
 	}
-	slices.SortFunc(pairs, func(a, b pair) int {
-		switch {
-		case a.h < b.h:
-			return -1
-		case a.h > b.h:
-			return 1
-		}
-		return int(a.t - b.t)
-	})
-	pairs = slices.Compact(pairs)
-	ix.delKey = make([]uint64, len(pairs))
-	ix.delTerm = make([]int32, len(pairs))
-	for i, p := range pairs {
-		ix.delKey[i], ix.delTerm[i] = p.h, p.t
-	}
+	slices.Sort(table)
+	ix.delTable = slices.Compact(table)
 }
 
 // forDeletes calls f with the hash of each variant of r's first symPrefix

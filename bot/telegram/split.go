@@ -54,11 +54,11 @@ func Split(text string, max int) []string {
 	text = strings.TrimSpace(strings.ToValidUTF8(text, "\uFFFD"))
 	var parts []string
 	for text != "" {
-		if UTF16Len(text) <= max {
+		cut := cutPoint(text, max)
+		if cut == len(text) {
 			parts = append(parts, text)
 			break
 		}
-		cut := cutPoint(text, max)
 		part := strings.TrimRightFunc(text[:cut], unicode.IsSpace)
 		if part != "" {
 			parts = append(parts, part)
@@ -68,8 +68,9 @@ func Split(text string, max int) []string {
 	return parts
 }
 
-// cutPoint returns a byte index 0 < i < len(s) at which to cut s so that
-// s[:i] holds at most max UTF-16 units. s is longer than max.
+// cutPoint returns a byte index 0 < i <= len(s) at which to cut s so
+// that s[:i] holds at most max UTF-16 units; len(s) if all of s fits.
+// It looks at no more than the first max characters, so Split is linear.
 func cutPoint(s string, max int) int {
 	limit, units := 0, 0
 	for i, r := range s {
@@ -79,6 +80,9 @@ func cutPoint(s string, max int) int {
 		}
 		units += u
 		limit = i + utf8.RuneLen(r)
+	}
+	if limit == len(s) {
+		return limit
 	}
 	// A natural boundary in the second half of the window keeps parts
 	// reasonably full; otherwise take any natural boundary at all before

@@ -19,8 +19,8 @@ func TestUTF16Len(t *testing.T) {
 		{"Straße", 6},
 		{"привіт", 6},
 		{"مرحبا", 5},
-		{"😀", 2},       // astral: a surrogate pair
-		{"👍🏽", 4},      // emoji + skin tone, two astral runes
+		{"😀", 2},        // astral: a surrogate pair
+		{"👍🏽", 4},       // emoji + skin tone, two astral runes
 		{"\xff\xfe", 2}, // invalid bytes count one each
 	}
 	for _, tt := range tests {
