@@ -160,15 +160,11 @@ func (t *turn) run() error {
 		t.outcome = "ignored_chat"
 		return nil
 	}
-	fresh, err := t.b.cfg.Store.FirstSeen(t.ctx, in.UpdateID, t.b.cfg.DedupeTTL)
-	if err != nil {
-		// Answering twice is better than not answering at all.
-		t.warn("dedupe failed", err)
-	} else if !fresh {
+	t.user = t.b.UserKey(in.UserID)
+	if !t.begin() {
 		t.outcome = "duplicate"
 		return nil
 	}
-	t.loadSession()
 	t.dispatch()
 	if t.in.Kind == InCallback {
 		t.answerCallback()
@@ -180,19 +176,49 @@ func (t *turn) run() error {
 	return nil
 }
 
-func (t *turn) loadSession() {
-	t.user = t.b.UserKey(t.in.UserID)
-	s, err := t.b.cfg.Store.Session(t.ctx, t.user)
+// begin drops repeated deliveries and loads the user's session, in one
+// store round trip where the store offers it. It reports false for a
+// duplicate update.
+func (t *turn) begin() bool {
+	store, ttl := t.b.cfg.Store, t.b.cfg.DedupeTTL
+	if sb, ok := store.(SessionBeginner); ok {
+		fresh, s, err := sb.Begin(t.ctx, t.in.UpdateID, ttl, t.user)
+		switch {
+		case err != nil:
+			// Answering twice is better than not answering at all.
+			t.warn("begin failed", err)
+			t.useSession(Session{}, false, true)
+		case !fresh:
+			return false
+		default:
+			t.useSession(s, !s.Updated.IsZero(), false)
+		}
+		return true
+	}
+	fresh, err := store.FirstSeen(t.ctx, t.in.UpdateID, ttl)
+	if err != nil {
+		t.warn("dedupe failed", err)
+	} else if !fresh {
+		return false
+	}
+	s, err := store.Session(t.ctx, t.user)
 	switch {
 	case err == nil:
-		t.loaded = true
+		t.useSession(s, true, false)
 	case errors.Is(err, ErrNotFound):
-		s = Session{}
+		t.useSession(Session{}, false, false)
 	default:
 		t.warn("session load failed", err)
-		t.storeDown = true
-		s = Session{}
+		t.useSession(Session{}, false, true)
 	}
+	return true
+}
+
+// useSession adopts s as the turn's session and settles the language.
+// loaded: s came from the store; down: the store failed, so the stored
+// session must not be overwritten.
+func (t *turn) useSession(s Session, loaded, down bool) {
+	t.loaded, t.storeDown = loaded, down
 	t.s, t.orig = s, s
 	t.orig.Results = slices.Clone(s.Results)
 	if i18n.Supported(s.Lang) {

@@ -92,7 +92,7 @@ func TestConversations(t *testing.T) {
 						t.Errorf("session entry = %q", s.Entry)
 					}
 				}},
-			{press: "d:auslaenderbehoerde", rtl: true, want: []string{T("ar", "CardOnlyGerman"), "Stellen Sie den Antrag"}},
+			{press: "d:auslaenderbehoerde", rtl: true, want: []string{T("ar", "CardOnlyEnglish"), "Apply eight weeks"}},
 		}},
 		{name: "question without answer is honest", code: "en", steps: []step{
 			{say: "/start"},
@@ -101,7 +101,7 @@ func TestConversations(t *testing.T) {
 		}},
 		{name: "deep link opens an entry", code: "uk", steps: []step{
 			{say: "/start auslaenderbehoerde", want: []string{Td("uk", "Greeting", city), T("uk", "PrivacyNotice"),
-				"Відомство у справах іноземців — Ausländerbehörde Teststadt", T("uk", "CardOnlyGerman"), "Zuständig für Aufenthaltstitel"}},
+				"Відомство у справах іноземців — Ausländerbehörde Teststadt", T("uk", "CardOnlyEnglish"), "Responsible for residence permits"}},
 			{say: "/start ../../etc/passwd", want: []string{Td("uk", "Greeting", city)},
 				notWant: []string{"Ausländerbehörde Teststadt"}, data: []string{"t:residence:0"}},
 			{say: "/start " + strings.Repeat("a", 65), data: []string{"t:residence:0"}, notWant: []string{"Ausländerbehörde Teststadt"}},

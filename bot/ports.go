@@ -42,6 +42,13 @@ type Store interface {
 	Forget(ctx context.Context, user UserKey) error
 }
 
+// SessionBeginner is an optional Store capability: FirstSeen and Session
+// in one round trip. A user without a session gets the zero Session and no
+// error; a duplicate update reports first == false.
+type SessionBeginner interface {
+	Begin(ctx context.Context, updateID int64, ttl time.Duration, user UserKey) (first bool, s Session, err error)
+}
+
 // UserKey is a pseudonymous, stable key for a user: a keyed hash of the
 // Telegram user id. Raw ids never reach the store or the logs.
 type UserKey string

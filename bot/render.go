@@ -185,6 +185,17 @@ func (t *turn) cardText(e *knowledge.Entry) string {
 	return strings.Join(blocks, "\n\n")
 }
 
+// marked returns a short text in the user's language or, failing that, in
+// the fallback language with that language's name appended, so a reader
+// knows why the note is in a language they may not read.
+func (t *turn) marked(text knowledge.Text) string {
+	s, l := text.In(t.lang)
+	if s == "" || l == t.lang {
+		return s
+	}
+	return s + " (" + i18n.NativeNames[l] + ")"
+}
+
 // onlyIn is the line saying a text is shown in another language than the
 // user's, or "".
 func (t *turn) onlyIn(textLang string) string {
@@ -222,7 +233,7 @@ func (t *turn) hoursLines(e *knowledge.Entry) []string {
 		out = append(out, t.T("CardAppointmentOnly", nil))
 	}
 	if e.Hours != nil {
-		if n, _ := e.Hours.Note.In(t.lang); n != "" {
+		if n := t.marked(e.Hours.Note); n != "" {
 			out = append(out, t.T("CardHoursNote", map[string]any{"Note": n}))
 		}
 	}
@@ -245,7 +256,7 @@ func (t *turn) eventLines(e *knowledge.Entry) []string {
 		}))
 		if occ.Changed {
 			out = append(out, t.T("CardEventChanged", nil))
-			if n, _ := occ.Note.In(t.lang); n != "" {
+			if n := t.marked(occ.Note); n != "" {
 				out = append(out, n)
 			}
 		}

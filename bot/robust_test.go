@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/lotse-bot/lotse/bot"
@@ -436,5 +437,69 @@ func TestMoreResults(t *testing.T) {
 	}
 	if hasData(got, "e:"+want[0]) {
 		t.Error("best result offered again as a more-button")
+	}
+}
+
+// beginningStore adds the optional one-round-trip Begin to countingStore.
+type beginningStore struct{ *countingStore }
+
+func (s beginningStore) Begin(ctx context.Context, id int64, ttl time.Duration, u bot.UserKey) (bool, bot.Session, error) {
+	s.calls.Add(1)
+	if s.failFirst.Load() {
+		return false, bot.Session{}, errDown
+	}
+	first, err := s.Store.FirstSeen(ctx, id, ttl)
+	if err != nil || !first {
+		return first, bot.Session{}, err
+	}
+	sess, err := s.Store.Session(ctx, u)
+	if errors.Is(err, bot.ErrNotFound) {
+		return true, bot.Session{}, nil
+	}
+	return true, sess, err
+}
+
+func TestStoreRoundTripsWithBegin(t *testing.T) {
+	h := newHarness(t, mustTestKB(t))
+	b, err := bot.New(bot.Config{KB: knowledge.NewLive(h.kb), Store: beginningStore{h.store}, Sender: h.rec,
+		Catalog: h.cat, Now: func() time.Time { return testNow }, UserKeySecret: []byte("0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.bot = b
+	u := h.user(22, "de")
+	u.say("/start")
+	for _, q := range []string{"Ausländerbehörde", "Wohngeld", "Ausländerbehörde"} {
+		before := h.store.calls.Load()
+		u.say(q)
+		if n := h.store.calls.Load() - before; n > 2 {
+			t.Errorf("%q: %d store round trips, want ≤ 2 with Begin", q, n)
+		}
+	}
+	u.press("menu")
+	before := h.store.calls.Load()
+	u.press("menu")
+	if n := h.store.calls.Load() - before; n != 1 {
+		t.Errorf("unchanged session: %d round trips, want 1 (begin)", n)
+	}
+	// A duplicate delivery is dropped by Begin alone.
+	in := u.incoming(bot.InText)
+	in.Text = "Wohngeld"
+	if err := h.bot.Handle(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	sent := len(h.rec.Sent())
+	if err := h.bot.Handle(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.rec.Sent()) != sent {
+		t.Error("a repeated update id was answered twice")
+	}
+	// Begin failing: the user still gets an answer.
+	h.store.failFirst.Store(true)
+	sent = len(h.rec.Sent())
+	u.say("Ausländerbehörde")
+	if len(h.rec.Sent()) == sent {
+		t.Error("no answer while the store is down")
 	}
 }

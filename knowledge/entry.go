@@ -33,10 +33,17 @@ const (
 // ("de", "en", "ar", "fa", "uk", "ru", "tr", "fr", ...).
 type Text map[string]string
 
-// In returns the text in lang, falling back to German, then English.
-// The second result is the language of the returned text ("" if none).
+// In returns the text in lang, falling back to English, then German (for
+// German readers: German, then English). Newcomers read English far more
+// often than German; the official German name is shown next to every
+// translation anyway. The second result is the language of the returned
+// text ("" if none).
 func (t Text) In(lang string) (string, string) {
-	for _, l := range [...]string{lang, "de", "en"} {
+	second, third := "en", "de"
+	if lang == "de" {
+		second, third = "de", "en"
+	}
+	for _, l := range [...]string{lang, second, third} {
 		if s := t[l]; s != "" {
 			return s, l
 		}
