@@ -347,7 +347,7 @@ func (l *loader) decodeAll(docs []fileDoc) {
 		d        *fdec
 		key, val *yaml.Node
 	}
-	var cities []part
+	var cities, routings []part
 	perFile := make([][]part, len(docs))
 	for i, doc := range docs {
 		d := &fdec{l: l, file: doc.name}
@@ -356,11 +356,13 @@ func (l *loader) decodeAll(docs []fileDoc) {
 			switch key {
 			case "city":
 				cities = append(cities, p)
+			case "routing":
+				routings = append(routings, p)
 			case "topics", "glossary", "entries":
 				perFile[i] = append(perFile[i], p)
 			default:
-				msg := fmt.Sprintf("unknown top-level key %q (allowed: city, topics, glossary, entries)", key)
-				if s := suggest(key, []string{"city", "topics", "glossary", "entries"}); s != "" {
+				msg := fmt.Sprintf("unknown top-level key %q (allowed: city, topics, glossary, entries, routing)", key)
+				if s := suggest(key, []string{"city", "topics", "glossary", "entries", "routing"}); s != "" {
 					msg = fmt.Sprintf("unknown top-level key %q (did you mean %q?)", key, s)
 				}
 				d.errf(k, "%s", msg)
@@ -415,6 +417,13 @@ func (l *loader) decodeAll(docs []fileDoc) {
 		l.refs = append(l.refs, sub.refs...)
 	}
 	l.crossCheck()
+	if len(routings) > 0 {
+		first := routings[0]
+		for _, r := range routings[1:] {
+			r.d.errf(r.key, "routing defined again (first in %s:%d); keep exactly one", first.d.file, first.key.Line)
+		}
+		l.routingSection(first.d, first.val)
+	}
 }
 
 // parallel calls f(0) ... f(n-1) on up to GOMAXPROCS goroutines and
@@ -548,7 +557,7 @@ func (d *fdec) concept(n *yaml.Node) {
 var entryFields = []string{
 	"id", "kind", "name_de", "title", "summary", "details", "address", "geo", "hours",
 	"contact", "languages", "district", "topics", "keywords", "concepts", "last_checked",
-	"owner", "role", "contact_person", "postcodes", "event",
+	"owner", "role", "contact_person", "postcodes", "streets", "event",
 }
 
 // Roles lists the roles a person entry may have.
@@ -663,6 +672,12 @@ func (d *fdec) entry(n *yaml.Node) *Entry {
 		}
 		if e.Kind != "" && e.Kind != KindDistrict {
 			d.errf(v, "postcodes: only district entries have postcodes")
+		}
+	}
+	if v := m["streets"]; v != nil {
+		e.Streets = d.words(v, "streets")
+		if e.Kind != "" && e.Kind != KindDistrict {
+			d.errf(v, "streets: only district entries have streets")
 		}
 	}
 	if v := m["event"]; v != nil {

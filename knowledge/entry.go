@@ -103,6 +103,7 @@ type Entry struct {
 
 	// Districts only.
 	Postcodes []string
+	Streets   []string // street names, for finding the district from an address
 
 	Event *Event // events only
 

@@ -16,6 +16,8 @@ type KB struct {
 	topics   []Topic
 	concepts []Concept
 	index    *index
+	routing  *routing    // nil if the base has no routing: section
+	places   *placeIndex // district names, streets and postcodes
 }
 
 // build assembles a KB from validated parts and indexes it for search.
@@ -32,6 +34,7 @@ func build(city City, loc *time.Location, entries []*Entry, topics []Topic, conc
 		kb.byID[e.ID] = e
 	}
 	kb.index = newIndex(kb)
+	kb.places = newPlaceIndex(entries)
 	return kb
 }
 

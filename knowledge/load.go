@@ -130,7 +130,9 @@ func Load(fsys fs.FS) (kb *KB, err error) {
 	if len(l.problems) > 0 {
 		return nil, newLoadError(l.problems)
 	}
-	return build(l.city, l.loc, l.entries, l.topics, l.concepts), nil
+	kb = build(l.city, l.loc, l.entries, l.topics, l.concepts)
+	kb.routing = l.routing
+	return kb, nil
 }
 
 func describeFSError(err error) string {
@@ -182,6 +184,9 @@ type loader struct {
 
 	// Where references were made, for checks that need the whole base.
 	refs []ref
+
+	rawRouting *rawRouting // the routing: section as written
+	routing    *routing    // compiled by checkRouting if it is valid
 }
 
 // ref is a reference from one entry to another id, checked once all
@@ -277,7 +282,7 @@ func (l *loader) parseFile(fsys fs.FS, name string) (root *yaml.Node) {
 	}
 	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
-		l.add(name, top.Line, "expected a mapping with keys city, topics, glossary, entries; found "+nodeKind(top))
+		l.add(name, top.Line, "expected a mapping with keys city, topics, glossary, entries, routing; found "+nodeKind(top))
 		return nil
 	}
 	return top
