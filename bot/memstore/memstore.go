@@ -18,6 +18,7 @@ type Store struct {
 	updates   map[int64]time.Time // update id -> expiry
 	sessions  map[bot.UserKey]sessionItem
 	lastSweep time.Time
+	tk        ticketData // tickets.go
 }
 
 type sessionItem struct {
@@ -25,14 +26,17 @@ type sessionItem struct {
 	expires time.Time
 }
 
-var _ bot.Store = (*Store)(nil)
+var (
+	_ bot.Store       = (*Store)(nil)
+	_ bot.TicketStore = (*Store)(nil)
+)
 
 // New returns an empty store. now is the clock (time.Now if nil).
 func New(now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{now: now, updates: map[int64]time.Time{}, sessions: map[bot.UserKey]sessionItem{}}
+	return &Store{now: now, updates: map[int64]time.Time{}, sessions: map[bot.UserKey]sessionItem{}, tk: newTicketData()}
 }
 
 // FirstSeen implements bot.Store.
@@ -69,11 +73,13 @@ func (m *Store) SaveSession(_ context.Context, user bot.UserKey, s bot.Session, 
 	return nil
 }
 
-// Forget implements bot.Store.
+// Forget implements bot.Store; it also redacts the user's tickets (see
+// RedactTickets).
 func (m *Store) Forget(_ context.Context, user bot.UserKey) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.sessions, user)
+	m.redactTicketsLocked(user)
 	return nil
 }
 
@@ -94,6 +100,7 @@ func (m *Store) sweepLocked(now time.Time) {
 			delete(m.sessions, k)
 		}
 	}
+	m.sweepTicketsLocked(now)
 }
 
 // cloneSession copies the slices so callers cannot alias stored state.

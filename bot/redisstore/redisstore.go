@@ -8,15 +8,48 @@
 //	ns:upd:<update id>       "1", SET NX PX ttl              FirstSeen, Begin
 //	ns:{u:<user key>}:s      session JSON, SET PX ttl        SaveSession (TTL refreshed on every save)
 //
-// Every key is written together with its TTL in one command, so no key can
-// outlive its purpose even if the process dies between commands. A TTL of
-// zero or less is rejected rather than passed on, because go-redis turns a
-// zero expiration into "never expires".
+// plus the ticket keys below.
+//
+// Every key is written together with its TTL in one command (or in one
+// MULTI/EXEC), so no key can outlive its purpose even if the process dies
+// between commands. A TTL of zero or less is rejected rather than passed
+// on, because go-redis turns a zero expiration into "never expires".
 //
 // All keys of one user carry the Redis Cluster hash tag {u:<user key>}, so
 // they live in one slot and multi-key commands on one user (Forget's DEL,
 // later MULTI/Lua transitions) work in a cluster. Forget deletes the keys
-// named by userKeySuffixes; a new per-user key must be added there.
+// named by userKeySuffixes (a new per-user key must be added there),
+// after redacting the user's tickets.
+//
+// # Ticket keys
+//
+//	ns:{tk}:t:<ref>          ticket JSON, SET PX TicketTTL             refreshed on every change
+//	ns:{tk}:l:<ref>          SET of "<chat>:<msg>" linked to the ticket  PEXPIRE TicketTTL on every link
+//	ns:{tk}:m:<chat>:<msg>   ref, SET PX TicketTTL                     LinkMessage
+//	ns:{tk}:u:<user key>     SET of the user's refs (until redaction)   PEXPIRE TicketTTL on every add
+//	ns:{tk}:a:<assignee>     SET of non-final refs assigned             PEXPIRE TicketTTL on every add
+//	ns:{tk}:due              ZSET ref → Due (ms), tickets awaiting staff PEXPIRE TicketTTL on every add
+//	ns:{tk}:closed           ZSET ref → Updated (ms), final, unredacted  PEXPIRE TicketTTL on every add
+//	ns:absent:<staff id>     until (ms), SET PX until-now              SetAbsent
+//
+// The aggregates (indexes) get the ticket TTL again whenever a member is
+// added, so they outlive every member's ticket and vanish when no ticket
+// has changed for a whole TTL; a link set outlives its links the same way.
+// Index entries of expired tickets are pruned when read.
+//
+// All ticket keys share the one hash tag {tk}, so they sit in one Cluster
+// slot and every change of a ticket - the ticket, its indexes and, on
+// redaction, its message links - is one MULTI/EXEC under WATCH, in a
+// cluster too. Per-ticket tags ({t:<ref>}) would spread tickets over the
+// cluster, but then the indexes would be updated outside the transaction
+// and could go stale or miss a ticket after a crash, which for escalation
+// means a forgotten request. A city has thousands of tickets, not
+// millions; one slot carries them easily.
+//
+// Durability: CreateTicket returns after Redis acknowledged EXEC. Whether
+// that survives a crash of Redis itself depends on Redis' persistence
+// configuration: run it with appendonly yes (appendfsync always to lose
+// nothing, everysec to lose at most a second) or with a replica.
 //
 // # Errors
 //
@@ -50,16 +83,27 @@ type Options struct {
 	// share one Redis, so it is required. It must not contain '{' or '}',
 	// which would break the per-user Cluster hash tag.
 	Namespace string
+	// TicketTTL is how long a ticket and its links live after the
+	// ticket's last change; zero means bot.DefaultTicketTTL.
+	TicketTTL time.Duration
+	// Now is the clock for absences and redaction events; nil means
+	// time.Now. Key expiry itself follows Redis' clock.
+	Now func() time.Time
 }
 
 // Store is a bot.Store on Redis. It is safe for concurrent use; all state
 // lives in Redis.
 type Store struct {
-	rdb redis.UniversalClient
-	ns  string
+	rdb       redis.UniversalClient
+	ns        string
+	ticketTTL time.Duration
+	now       func() time.Time
 }
 
-var _ bot.Store = (*Store)(nil)
+var (
+	_ bot.Store       = (*Store)(nil)
+	_ bot.TicketStore = (*Store)(nil)
+)
 
 // Beginner is the optional capability Store offers the bot core (declared
 // here as documentation; the core should declare it where it is used):
@@ -86,7 +130,14 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.Namespace == "" || strings.ContainsAny(opts.Namespace, "{}") {
 		panic(fmt.Sprintf("redisstore: invalid namespace %q: must be non-empty without '{' or '}'", opts.Namespace))
 	}
-	return &Store{rdb: rdb, ns: opts.Namespace}
+	st := &Store{rdb: rdb, ns: opts.Namespace, ticketTTL: opts.TicketTTL, now: opts.Now}
+	if st.ticketTTL <= 0 {
+		st.ticketTTL = bot.DefaultTicketTTL
+	}
+	if st.now == nil {
+		st.now = time.Now
+	}
+	return st
 }
 
 // FirstSeen implements bot.Store with SET NX PX: atomic, so of several
@@ -136,9 +187,14 @@ func (s *Store) SaveSession(ctx context.Context, user bot.UserKey, sess bot.Sess
 	return wrap("save session", s.rdb.Set(ctx, key, raw, ttl).Err())
 }
 
-// Forget implements bot.Store: one DEL of all of the user's keys, which
-// share a hash slot.
+// Forget implements bot.Store: it redacts the user's tickets (see
+// RedactTickets), then deletes all of the user's keys with one DEL, as
+// they share a hash slot. If redaction fails nothing is deleted, so a
+// retry still finds the tickets through the user's ticket index.
 func (s *Store) Forget(ctx context.Context, user bot.UserKey) error {
+	if _, err := s.RedactTickets(ctx, user); err != nil {
+		return fmt.Errorf("redisstore: forget: %w", err)
+	}
 	keys := make([]string, 0, len(userKeySuffixes))
 	for _, suf := range userKeySuffixes {
 		k, err := s.userKey(user, suf)
