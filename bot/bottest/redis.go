@@ -116,7 +116,15 @@ func Namespace(tb testing.TB, rdb redis.UniversalClient) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err := scan(ctx, rdb, ns+":*", func(c redis.Cmdable, keys []string) error {
-			return c.Del(ctx, keys...).Err()
+			// One DEL per key: on a cluster node, keys of one page lie
+			// in different slots and a multi-key DEL fails (CROSSSLOT).
+			_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, k := range keys {
+					p.Del(ctx, k)
+				}
+				return nil
+			})
+			return err
 		})
 		if err != nil {
 			tb.Errorf("bottest: cleaning namespace: %v", err)

@@ -32,6 +32,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -101,6 +102,9 @@ type Config struct {
 	// MaxTextLen is the split size for texts (default MaxText); only
 	// tests lower it.
 	MaxTextLen int
+
+	// Observer receives metrics events (default: none).
+	Observer Observer
 }
 
 func (c Config) withDefaults() Config {
@@ -158,6 +162,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxTextLen <= 0 || c.MaxTextLen > MaxText {
 		c.MaxTextLen = MaxText
 	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 	return c
 }
 
@@ -169,6 +176,8 @@ type Client struct {
 	log     *slog.Logger
 	lim     *limiter
 	hashKey []byte
+	obs     Observer
+	lastOK  atomic.Int64 // unix nanoseconds of the last call Telegram answered
 }
 
 var _ bot.Sender = (*Client)(nil)
@@ -197,11 +206,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if _, err := crand.Read(key); err != nil {
 		return nil, fmt.Errorf("telegram: %w", err)
 	}
-	c := &Client{cfg: cfg, hc: hc, log: cfg.Logger, lim: newLimiter(cfg), hashKey: key}
+	c := &Client{cfg: cfg, hc: hc, log: cfg.Logger, lim: newLimiter(cfg), hashKey: key, obs: cfg.Observer}
 
 	gctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
 	api, err := tgbotapi.NewBotAPIWithClient(cfg.Token, cfg.Endpoint, ctxDoer{ctx: gctx, hc: hc})
+	c.observe("getMe", err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("telegram getMe: %w", ctx.Err())
@@ -383,6 +393,15 @@ func (c *Client) ref(id int64) string {
 // call runs one API call with limits and retries. limitChat != nil
 // applies the flood limits for that chat before every attempt.
 func (c *Client) call(ctx context.Context, method string, limitChat *int64, ch tgbotapi.Chattable) (*tgbotapi.APIResponse, error) {
+	return c.do(ctx, method, limitChat, func(b *tgbotapi.BotAPI) (*tgbotapi.APIResponse, error) {
+		return b.Request(ch)
+	})
+}
+
+// do runs req, one attempt of an API call, with limits and retries (see
+// call). It exists for calls the library has no Chattable for, made with
+// MakeRequest.
+func (c *Client) do(ctx context.Context, method string, limitChat *int64, req func(*tgbotapi.BotAPI) (*tgbotapi.APIResponse, error)) (*tgbotapi.APIResponse, error) {
 	for attempt := 1; ; attempt++ {
 		if limitChat != nil {
 			if err := c.lim.wait(ctx, *limitChat); err != nil {
@@ -390,8 +409,9 @@ func (c *Client) call(ctx context.Context, method string, limitChat *int64, ch t
 			}
 		}
 		actx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
-		resp, err := c.botFor(actx).Request(ch)
+		resp, err := req(c.botFor(actx))
 		cancel()
+		c.observe(method, err)
 		if err == nil {
 			return resp, nil
 		}

@@ -134,9 +134,15 @@ func (c *Client) pollSeconds() int { return int(c.cfg.PollTimeout / time.Second)
 func (c *Client) getUpdates(ctx context.Context, offset, limit, timeout int) ([]tgbotapi.Update, error) {
 	rctx, cancel := context.WithTimeout(ctx, time.Duration(timeout)*time.Second+c.cfg.CallTimeout)
 	defer cancel()
-	return c.botFor(rctx).GetUpdates(tgbotapi.UpdateConfig{
+	updates, err := c.botFor(rctx).GetUpdates(tgbotapi.UpdateConfig{
 		Offset: offset, Limit: limit, Timeout: timeout, AllowedUpdates: c.cfg.AllowedUpdates,
 	})
+	if err == nil || ctx.Err() == nil {
+		// A long poll cut short by our own cancellation says nothing
+		// about Telegram.
+		c.observe("getUpdates", err)
+	}
+	return updates, err
 }
 
 // poller runs the handler workers of one Poll call.
@@ -191,6 +197,7 @@ func (p *poller) batch(updates []tgbotapi.Update, offset int) int {
 	for i, u := range updates {
 		in, ok := ConvertFor(u, p.c.Username())
 		if !ok {
+			p.c.obs.Update(kindUnsupported, OutcomeIgnored, 0)
 			done[i] = true // nothing to do: confirm it
 			continue
 		}
@@ -220,23 +227,36 @@ func (p *poller) shard(chatID int64) int {
 func (p *poller) handle(in bot.Incoming) {
 	ctx, cancel := context.WithTimeout(p.hctx, p.c.cfg.HandlerTimeout)
 	defer cancel()
+	p.c.runHandler(ctx, p.h, in)
+}
+
+// errPanic marks a handler panic turned into an error.
+var errPanic = errors.New("handler panic")
+
+// runHandler calls h, recovering a panic, and logs and observes the
+// result.
+func (c *Client) runHandler(ctx context.Context, h Handler, in bot.Incoming) error {
+	start := time.Now()
 	err := func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("handler panic: %v", r)
+				err = fmt.Errorf("%w: %v", errPanic, r)
 			}
 		}()
-		return p.h.Handle(ctx, in)
+		return h.Handle(ctx, in)
 	}()
+	outcome := outcomeOf(err)
+	c.obs.Update(kindName(in.Kind), outcome, time.Since(start))
 	if err != nil {
 		level := slog.LevelError
 		if errors.Is(err, context.Canceled) {
 			level = slog.LevelWarn
 		}
-		p.c.log.LogAttrs(ctx, level, "telegram update handler failed",
-			slog.String("chat", p.c.ref(in.ChatID)), slog.Int("kind", int(in.Kind)),
-			slog.String("err", err.Error()))
+		c.log.LogAttrs(ctx, level, "telegram update handler failed",
+			slog.String("chat", c.ref(in.ChatID)), slog.String("kind", kindName(in.Kind)),
+			slog.String("outcome", outcome), slog.String("err", c.redact(err.Error())))
 	}
+	return err
 }
 
 // confirm tells Telegram about handled updates that no getUpdates call

@@ -1,14 +1,20 @@
 package main
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lotse-bot/lotse/bot/telegram"
 )
 
 // Config is everything Lotse reads from the environment. It is the only
@@ -26,6 +32,16 @@ type Config struct {
 	Workers          int
 	LogLevel         slog.Level
 	LogFormat        string // "text" or "json"
+	// Listen is the address of the ops server (health, metrics, webhook).
+	Listen string
+	// WebhookURL switches from long polling to a webhook; WebhookPath is
+	// its path, served on Listen.
+	WebhookURL  string
+	WebhookPath string
+	// WebhookSecret is the secret_token; derived from Secret if not set
+	// (WebhookSecretDerived).
+	WebhookSecret        string
+	WebhookSecretDerived bool
 }
 
 // configVars documents every variable; README's table mirrors it.
@@ -41,6 +57,9 @@ var configVars = []struct{ Name, Default, Help string }{
 	{"LOTSE_WORKERS", "8", "updates handled concurrently (per-chat order is kept)"},
 	{"LOTSE_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOTSE_LOG_FORMAT", "text", "text or json"},
+	{"LOTSE_LISTEN", ":8080", "address of the HTTP server for /healthz, /readyz, /metrics and the webhook"},
+	{"LOTSE_WEBHOOK_URL", "(long polling)", "public https URL Telegram posts updates to (port 443, 80, 88 or 8443); its path is served on LOTSE_LISTEN"},
+	{"LOTSE_WEBHOOK_SECRET", "(derived from LOTSE_SECRET)", "secret_token Telegram sends with every update: 1-256 of A-Z a-z 0-9 _ -. All replicas need the same"},
 }
 
 // loadConfig reads the configuration. needTelegram demands a token.
@@ -57,6 +76,8 @@ func loadConfig(getenv func(string) string, needTelegram bool) (Config, error) {
 		Workers:          8,
 		LogLevel:         slog.LevelInfo,
 		LogFormat:        "text",
+		Listen:           ":8080",
+		WebhookURL:       strings.TrimSpace(getenv("LOTSE_WEBHOOK_URL")),
 	}
 	var errs []error
 	bad := func(name, format string, args ...any) {
@@ -125,5 +146,56 @@ func loadConfig(getenv func(string) string, needTelegram bool) (Config, error) {
 		}
 		c.LogFormat = s
 	}
+	if s := strings.TrimSpace(getenv("LOTSE_LISTEN")); s != "" {
+		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+			bad("LOTSE_LISTEN", "must be host:port or :port, e.g. :8080")
+		}
+		c.Listen = s
+	}
+	if c.WebhookURL != "" {
+		if p, err := webhookPath(c.WebhookURL); err != nil {
+			bad("LOTSE_WEBHOOK_URL", "%v", err)
+		} else {
+			c.WebhookPath = p
+		}
+	}
+	if s := getenv("LOTSE_WEBHOOK_SECRET"); s != "" {
+		if !telegram.ValidSecret(s) {
+			bad("LOTSE_WEBHOOK_SECRET", "must be 1-256 characters of A-Z a-z 0-9 _ -")
+		}
+		c.WebhookSecret = s
+	} else if c.WebhookURL != "" && len(c.Secret) > 0 {
+		// Derived, so replicas sharing LOTSE_SECRET agree without one
+		// more secret to distribute; it reveals nothing about LOTSE_SECRET.
+		m := hmac.New(sha256.New, c.Secret)
+		m.Write([]byte("lotse telegram webhook secret_token"))
+		c.WebhookSecret = hex.EncodeToString(m.Sum(nil))
+		c.WebhookSecretDerived = true
+	}
 	return c, errors.Join(errs...)
+}
+
+// webhookPath checks a webhook URL against what Telegram accepts and
+// returns the path to serve it on.
+func webhookPath(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("must be an https URL without user, query or fragment, e.g. https://bot.example.org/telegram")
+	}
+	switch u.Port() {
+	case "", "443", "80", "88", "8443":
+	default:
+		return "", errors.New("port must be 443, 80, 88 or 8443 (the ports Telegram delivers to)")
+	}
+	switch p := u.EscapedPath(); p {
+	case "", "/":
+		return "", errors.New("needs a path, e.g. https://bot.example.org/telegram")
+	case "/healthz", "/readyz", "/metrics":
+		return "", fmt.Errorf("path %s is taken by the ops server", p)
+	default:
+		if strings.ContainsAny(p, "{}") {
+			return "", errors.New("path must not contain braces")
+		}
+		return p, nil
+	}
 }

@@ -43,12 +43,18 @@ type running struct {
 
 func startLotse(t *testing.T, extra map[string]string) *running {
 	t.Helper()
-	api := bottest.NewFakeAPI(t)
+	return startLotseWith(t, bottest.NewFakeAPI(t), extra)
+}
+
+// startLotseWith is startLotse against a prepared fake Bot API.
+func startLotseWith(t *testing.T, api *bottest.FakeAPI, extra map[string]string) *running {
+	t.Helper()
 	vars := map[string]string{
 		"TELEGRAM_TOKEN":        api.Token(),
 		"TELEGRAM_API_ENDPOINT": api.Endpoint(),
 		"LOTSE_POLL_TIMEOUT":    "1s",
 		"LOTSE_LOG_LEVEL":       "info",
+		"LOTSE_LISTEN":          "127.0.0.1:0", // loopback only; tests run in parallel
 	}
 	for k, v := range extra {
 		vars[k] = v

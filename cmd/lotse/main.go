@@ -20,6 +20,8 @@ import (
 	"github.com/lotse-bot/lotse/bot"
 	"github.com/lotse-bot/lotse/bot/console"
 	"github.com/lotse-bot/lotse/bot/memstore"
+	"github.com/lotse-bot/lotse/bot/metrics"
+	"github.com/lotse-bot/lotse/bot/opsserver"
 	"github.com/lotse-bot/lotse/bot/redisstore"
 	"github.com/lotse-bot/lotse/bot/telegram"
 	"github.com/lotse-bot/lotse/i18n"
@@ -167,11 +169,13 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 	}
 	live := knowledge.NewLive(kb)
 	log.Info("knowledge base loaded", "entries", kb.Len(), "sample", kb.City.Sample, "dir", cfg.KnowledgeDir)
+	m := metrics.New()
+	m.KnowledgeLoaded(true, kb.Len())
 	if cfg.SecretGenerated {
 		log.Warn("LOTSE_SECRET not set: user keys are random per process, so state does not survive a restart")
 	}
 
-	store, closeStore, err := openStore(ctx, cfg, log)
+	store, pingStore, closeStore, err := openStore(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "lotse: %v\n", err)
 		return exitFailed
@@ -189,6 +193,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 		PollTimeout: cfg.PollTimeout,
 		Workers:     cfg.Workers,
 		Logger:      log,
+		Observer:    m,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "lotse: telegram: %v\n", err)
@@ -211,16 +216,85 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 	if err := tg.SetCommands(ctx, commandsByLanguage(b)); err != nil {
 		log.Warn("setMyCommands failed; the command menu may be outdated", "err", err)
 	}
-	go reloadOnHangup(ctx, live, cfg.KnowledgeDir, log)
+	go reloadOnHangup(ctx, live, cfg.KnowledgeDir, log, m)
+	return serve(ctx, cfg, log, tg, b, live, pingStore, m)
+}
 
-	log.Info("polling for updates")
-	if err := tg.Poll(ctx, b); err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("polling stopped", "err", err)
+// serve runs the ops server and receives updates (webhook or long
+// polling) until ctx is cancelled; then it lets requests in flight
+// finish, for a bounded time.
+func serve(ctx context.Context, cfg Config, log *slog.Logger, tg *telegram.Client, b *bot.Bot,
+	live *knowledge.Live, pingStore func(context.Context) error, m *metrics.Metrics) int {
+	// Polling sees Telegram at least every PollTimeout; webhook mode
+	// asks about the webhook every minute.
+	fresh := max(2*time.Minute, cfg.PollTimeout+time.Minute)
+	checks := []opsserver.Check{
+		{Name: "knowledge", Check: func(context.Context) error {
+			if kb := live.Current(); kb == nil || kb.Len() == 0 {
+				return errors.New("no knowledge base loaded")
+			}
+			return nil
+		}},
+		{Name: "telegram", Check: func(context.Context) error {
+			if last := tg.LastOK(); time.Since(last) > fresh {
+				return fmt.Errorf("no answer from Telegram since %s", last.Format(time.RFC3339))
+			}
+			return nil
+		}},
+	}
+	if pingStore != nil {
+		checks = append(checks, opsserver.Check{Name: "redis", Check: pingStore})
+	}
+	ocfg := opsserver.Config{Addr: cfg.Listen, Checks: checks, Metrics: m.Handler(), Logger: log}
+	if cfg.WebhookURL != "" {
+		wh, err := tg.Webhook(b, cfg.WebhookSecret)
+		if err != nil {
+			log.Error("webhook", "err", err)
+			return exitFailed
+		}
+		ocfg.Webhook, ocfg.WebhookPath = wh, cfg.WebhookPath
+	}
+	ops, err := opsserver.Start(ocfg)
+	if err != nil {
+		log.Error("ops server", "err", err)
 		return exitFailed
 	}
+	log.Info("ops server listening", "addr", ops.Addr(), "webhook", cfg.WebhookURL != "")
+	code := exitOK
+	if cfg.WebhookURL != "" {
+		if cfg.SecretGenerated && cfg.WebhookSecretDerived {
+			log.Warn("LOTSE_SECRET not set: the webhook secret is random per process, so replicas would overwrite each other's webhook")
+		}
+		log.Info("receiving updates by webhook", "path", cfg.WebhookPath)
+		if err := tg.RunWebhook(ctx, telegram.WebhookConfig{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret}, time.Minute); err != nil {
+			log.Error("setWebhook failed", "err", err)
+			code = exitFailed
+		}
+	} else {
+		// A webhook left from an earlier deployment blocks getUpdates
+		// (409); its pending updates are kept and polled.
+		if err := tg.DeleteWebhook(ctx, false); err != nil && ctx.Err() == nil {
+			log.Warn("deleteWebhook failed; polling may be refused while a webhook is set", "err", err)
+		}
+		log.Info("polling for updates")
+		if err := tg.Poll(ctx, b); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("polling stopped", "err", err)
+			code = exitFailed
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := ops.Shutdown(sctx); err != nil {
+		log.Warn("ops server shutdown cut requests off", "err", err)
+	}
 	log.Info("stopped")
-	return exitOK
+	return code
 }
+
+// shutdownTimeout bounds the wait for webhook requests in flight at
+// shutdown; an update cut off is not acknowledged, so Telegram delivers
+// it again (to another replica or after the restart).
+const shutdownTimeout = 15 * time.Second
 
 // commandsByLanguage lists the bot's commands for setMyCommands: the
 // English list is the default for languages we do not ship.
@@ -240,29 +314,30 @@ func commandsByLanguage(b *bot.Bot) map[string][]telegram.Command {
 }
 
 // openStore connects to Redis when REDIS_URL is set, else returns the
-// in-memory store.
-func openStore(ctx context.Context, cfg Config, log *slog.Logger) (bot.Store, func() error, error) {
+// in-memory store. ping checks Redis for readiness (nil without Redis).
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store bot.Store, ping func(context.Context) error, closeFn func() error, err error) {
 	if cfg.RedisURL == "" {
 		log.Info("REDIS_URL not set: using the in-memory store; conversation state is lost on restart and not shared between replicas")
-		return memstore.New(time.Now), func() error { return nil }, nil
+		return memstore.New(time.Now), nil, func() error { return nil }, nil
 	}
 	rdb, err := redisstore.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		rdb.Close()
-		return nil, nil, fmt.Errorf("redis unreachable: %w", err)
+		return nil, nil, nil, fmt.Errorf("redis unreachable: %w", err)
 	}
 	log.Info("using Redis for conversation state", "namespace", cfg.Namespace)
-	return redisstore.New(rdb, redisstore.Options{Namespace: cfg.Namespace}), rdb.Close, nil
+	ping = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+	return redisstore.New(rdb, redisstore.Options{Namespace: cfg.Namespace}), ping, rdb.Close, nil
 }
 
 // reloadOnHangup reloads the knowledge base on SIGHUP; a broken reload
 // is refused and the last good base stays live.
-func reloadOnHangup(ctx context.Context, live *knowledge.Live, dir string, log *slog.Logger) {
+func reloadOnHangup(ctx context.Context, live *knowledge.Live, dir string, log *slog.Logger, m *metrics.Metrics) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -273,9 +348,11 @@ func reloadOnHangup(ctx context.Context, live *knowledge.Live, dir string, log *
 		case <-hup:
 			if err := live.Reload(func() (*knowledge.KB, error) { return loadKB(dir) }); err != nil {
 				log.Error("knowledge base reload refused; the previous one stays live", "problems", err.Error())
+				m.KnowledgeLoaded(false, 0)
 				continue
 			}
 			log.Info("knowledge base reloaded", "entries", live.Current().Len())
+			m.KnowledgeLoaded(true, live.Current().Len())
 		}
 	}
 }
