@@ -21,6 +21,9 @@ const (
 	DefaultSessionTTL       = 30 * 24 * time.Hour
 	DefaultDedupeTTL        = 24 * time.Hour
 	DefaultCentralContactID = "koordinierungsstelle"
+	// DefaultClaimWorkingDays and DefaultAnswerWorkingDays: see Config.
+	DefaultClaimWorkingDays  = 1
+	DefaultAnswerWorkingDays = 3
 )
 
 // minSecret is the shortest UserKeySecret accepted: the key must not be
@@ -46,9 +49,20 @@ type Config struct {
 	// Logger receives one info line per update (kind, outcome, latency)
 	// and warnings without personal data (default: discard).
 	Logger *slog.Logger
-	// CentralContactID is the entry shown for "ask a person" until
-	// routing to Quartiermanager exists (default "koordinierungsstelle").
+	// CentralContactID is the entry shown for "ask a person" when no
+	// staff are configured (default "koordinierungsstelle").
 	CentralContactID string
+	// Staff, if set, turns "ask a person" into requests routed to staff
+	// in Telegram (tickets). Every routing target needs a desk.
+	Staff *StaffDirectory
+	// Tickets stores the requests; default: Store, if it implements
+	// TicketStore. Required with Staff.
+	Tickets TicketStore
+	// ClaimWorkingDays is how long a request may wait unclaimed before it
+	// escalates (default 1); AnswerWorkingDays how long a claimed one may
+	// wait for an answer before the assignee is reminded, and as long
+	// again before it escalates (default 3).
+	ClaimWorkingDays, AnswerWorkingDays int
 }
 
 // Bot is Lotse's conversation logic. It is safe for concurrent use: all
@@ -87,6 +101,23 @@ func New(cfg Config) (*Bot, error) {
 	}
 	if cfg.CentralContactID == "" {
 		cfg.CentralContactID = DefaultCentralContactID
+	}
+	if cfg.Staff != nil {
+		if cfg.Tickets == nil {
+			cfg.Tickets, _ = cfg.Store.(TicketStore)
+		}
+		if cfg.Tickets == nil {
+			return nil, errors.New("bot: staff configured but the store keeps no tickets")
+		}
+		if err := cfg.Staff.Check(cfg.KB.Current()); err != nil {
+			return nil, fmt.Errorf("bot: staff configuration: %w", err)
+		}
+	}
+	if cfg.ClaimWorkingDays <= 0 {
+		cfg.ClaimWorkingDays = DefaultClaimWorkingDays
+	}
+	if cfg.AnswerWorkingDays <= 0 {
+		cfg.AnswerWorkingDays = DefaultAnswerWorkingDays
 	}
 	cfg.UserKeySecret = slices.Clone(cfg.UserKeySecret)
 	return &Bot{cfg: cfg, now: cfg.Now, log: cfg.Logger}, nil
@@ -141,7 +172,8 @@ type turn struct {
 	askLang   bool // the user's language is unknown: ask for it
 
 	out      []Outgoing
-	notice   string // callback notice
+	after    []func() // run after out was sent (runAfter)
+	notice   string   // callback notice
 	answered bool
 	outcome  string
 }
@@ -155,6 +187,9 @@ func (t *turn) run() error {
 	switch in.ChatType {
 	case ChatPrivate, "":
 	case ChatGroup, ChatSupergroup:
+		if t.b.staffGroupUpdate(in) {
+			return t.staffGroup()
+		}
 		return t.group()
 	default:
 		t.outcome = "ignored_chat"
@@ -173,7 +208,16 @@ func (t *turn) run() error {
 		return err
 	}
 	t.saveSession()
+	t.runAfter()
 	return nil
+}
+
+// runAfter runs the work queued to follow the user's replies, such as
+// handing a stored request to staff.
+func (t *turn) runAfter() {
+	for _, f := range t.after {
+		f()
+	}
 }
 
 // begin drops repeated deliveries and loads the user's session, in one
@@ -253,7 +297,7 @@ func (t *turn) saveSession() {
 func sameSession(a, b Session) bool {
 	return a.Lang == b.Lang && a.LangChosen == b.LangChosen && a.Role == b.Role &&
 		a.NoticeShown == b.NoticeShown && a.State == b.State && a.Entry == b.Entry &&
-		a.District == b.District && slices.Equal(a.Results, b.Results)
+		a.District == b.District && slices.Equal(a.Results, b.Results) && a.Draft.equal(b.Draft)
 }
 
 func (t *turn) send() error {

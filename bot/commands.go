@@ -18,11 +18,21 @@ var commands = []struct{ name, id string }{
 	{"forget", "CommandForget"},
 }
 
+// requestCommands are offered when staff receive requests (Config.Staff).
+var requestCommands = []struct{ name, id string }{
+	{"person", "CommandPerson"},
+	{"mytickets", "CommandMyTickets"},
+}
+
 // Commands lists the commands with descriptions in lang, for the
 // transport to register per language with setMyCommands.
 func (b *Bot) Commands(lang string) []Command {
-	out := make([]Command, 0, len(commands))
-	for _, c := range commands {
+	all := commands
+	if b.cfg.Staff != nil {
+		all = append(append(all[:0:0], commands[:2]...), append(requestCommands, commands[2:]...)...)
+	}
+	out := make([]Command, 0, len(all))
+	for _, c := range all {
 		out = append(out, Command{Name: c.name, Description: b.cfg.Catalog.T(lang, c.id, nil)})
 	}
 	return out

@@ -38,8 +38,25 @@
 //     contacts, languages spoken, district. Details and the map are behind
 //     buttons.
 //   - Topics list their entries as buttons, eight per page.
-//   - "Ask a person" shows the central contact (Config.CentralContactID)
-//     until routing to people exists.
+//   - "Ask a person" (or /person), with staff configured (Config.Staff),
+//     builds a request: district (buttons, a typed postcode, street or name
+//     confirmed below 0.9 confidence, or a shared location; remembered only
+//     if the user agrees), topic (guessed from the entry last viewed),
+//     "nobody helped me so far", the text and photos/documents (file ids
+//     only), then a confirmation. The ticket is stored (CreateTicket)
+//     before the user sees "sent" with the reference and the promised
+//     working days; a store failure says so honestly and keeps the draft.
+//     The assignee's chat (the deputy while the person is /away) gets the
+//     request with Claim, Reply, Hand over and Close; the requester's name
+//     only if they chose "send with my first name". Staff answer with Reply
+//     or by replying to the request message; the requester answers with the
+//     Answer button or by replying; files are relayed by file id. Only the
+//     desk's staff and coordinators may act (checked on every press);
+//     claims are atomic. /mytickets lists and withdraws requests; /tickets,
+//     /ticket REF, /away and /back are for staff. Bot.Escalate reminds and
+//     escalates overdue tickets (deputy first, then the escalation target).
+//     Without staff, "ask a person" shows the central contact
+//     (Config.CentralContactID).
 //   - /help, /privacy, /forget (deletes the session); unknown commands get
 //     a short help.
 //   - Photos, files, voice, video, stickers and contacts get "please type";
@@ -52,7 +69,10 @@
 // # Buttons
 //
 // Callback data is short ASCII naming ids, never labels: "l:<lang>",
-// "lang", "menu", "t:<topic>:<page>", "e:<id>", "d:<id>", "m:<id>", "p". It
+// "lang", "menu", "t:<topic>:<page>", "e:<id>", "d:<id>", "m:<id>", "p";
+// requests "kd:<district>", "kr:y|n", "kt:<topic>", "kn", "ks", "ksn", "kc",
+// "km", "ka:<ref>", "kw:<ref>"; staff "sc:", "sr:", "sh:<ref>[:<person>]",
+// "sx:<ref>[:<outcome>]". It
 // is validated on receipt; forged, stale or unknown data gets a friendly
 // "this button is outdated" and the topics, never an error.
 package bot

@@ -28,6 +28,9 @@ const pendingOpen = "open:"
 
 func (t *turn) dispatch() {
 	in := t.in
+	if t.ticketHook() {
+		return
+	}
 	switch in.Kind {
 	case InCallback:
 		t.callback()
@@ -326,9 +329,14 @@ func distanceKm(lat1, lon1, lat2, lon2 float64) float64 {
 	return 2 * r * math.Asin(math.Sqrt(math.Min(1, a)))
 }
 
-// askPerson shows the central contact until routing to people exists.
+// askPerson starts a request for a person, or shows the central contact
+// when no staff are configured.
 func (t *turn) askPerson() {
 	t.outcome = "ask_person"
+	if t.b.cfg.Staff != nil {
+		t.startRequest()
+		return
+	}
 	e, ok := t.kb.Entry(t.b.cfg.CentralContactID)
 	if !ok {
 		t.b.log.Warn("central contact entry missing from knowledge base")

@@ -55,7 +55,10 @@ type Incoming struct {
 	Location *Location
 	// Attachments (photos, documents, voice): the transport's file id, for relaying.
 	FileID string
-	Time   time.Time
+	// ReplyTo is the id of the message this one replies to (0: none), so
+	// a reply to a forwarded request finds its ticket.
+	ReplyTo int
+	Time    time.Time
 }
 
 // Location is a point a user shared.
@@ -85,16 +88,33 @@ type Document struct {
 	Caption string
 }
 
+// FileRef is a photo or document the transport already holds, sent again
+// by its file id (relayed between a requester and staff without Lotse
+// ever downloading it).
+type FileRef struct {
+	// Kind is AttachPhoto or AttachDocument.
+	Kind    string
+	FileID  string
+	Caption string // at most 1024 characters
+}
+
+// Attachment kinds of FileRef and Attachment.
+const (
+	AttachPhoto    = "photo"
+	AttachDocument = "document"
+)
+
 // Outgoing is a transport-neutral message to a chat. Text is plain text:
 // the transport must deliver it verbatim (no markup is interpreted),
-// splitting it if it is too long. Exactly one of Text, Venue or Document
-// is the payload; Buttons attach to the (last part of the) text.
+// splitting it if it is too long. Exactly one of Text, Venue, Document or
+// File is the payload; Buttons attach to the (last part of the) text.
 type Outgoing struct {
 	ChatID   int64
 	Text     string
 	Buttons  [][]Button
 	Venue    *Venue
 	Document *Document
+	File     *FileRef
 	// ReplyTo quotes a message (0: none).
 	ReplyTo int
 	// RTL marks right-to-left text so the transport can keep it readable.

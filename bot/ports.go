@@ -73,6 +73,9 @@ type Session struct {
 	Entry string `json:"e,omitempty"`
 	// District the user chose, if they agreed to have it remembered.
 	District string `json:"d,omitempty"`
+	// Draft is a request for a person being put together (nil when
+	// none); it is never modified in place, only replaced.
+	Draft *Draft `json:"dr,omitempty"`
 	// Updated is when the session last changed.
 	Updated time.Time `json:"u"`
 }

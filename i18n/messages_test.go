@@ -30,6 +30,10 @@ var sampleData = map[string]any{
 	"Weekday": "Monday", "Date": "24.11.2026", "Phone": "+49 30 23125 101", "Email": "a@example.org",
 	"URL": "https://lotsenstadt.example.org", "Languages": "Deutsch, English", "Name": "Frau Beispiel",
 	"Start": "15:00", "End": "17:30",
+	// Requests to a person.
+	"Ref": "K-7F3Q", "Days": "2 working days", "Due": "Thursday 26.11.2026 10:00", "Files": 1,
+	"Text": "Ich habe einen Brief bekommen.", "Person": "Quartiersmanagement Nord", "Outcome": "Solved",
+	"Language": "العربية", "State": "waiting",
 }
 
 // pluralCounts reaches every CLDR cardinal form of every shipped

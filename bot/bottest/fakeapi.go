@@ -94,7 +94,10 @@ type SentMessage struct {
 	Venue     *tgbotapi.Venue
 	Location  *tgbotapi.Location
 	Document  *SentDocument
-	Edited    bool
+	// FileID is the file_id of a photo or document sent by id (not
+	// uploaded).
+	FileID string
+	Edited bool
 }
 
 // SentDocument is an uploaded file.
@@ -137,11 +140,12 @@ type Fault struct {
 // faults and records everything, so transport tests can assert "zero API
 // errors" and "every callback answered". It is safe for concurrent use.
 type FakeAPI struct {
-	t   testing.TB
-	cfg FakeConfig
-	srv *httptest.Server
+	logf func(format string, args ...any)
+	cfg  FakeConfig
+	srv  *httptest.Server
 
-	closed chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced on every state change
@@ -169,6 +173,31 @@ type FakeAPI struct {
 // NewFakeAPI starts a fake Bot API; it is shut down when the test ends.
 func NewFakeAPI(t testing.TB, opts ...FakeOption) *FakeAPI {
 	t.Helper()
+	f := startFake(t.Logf, opts)
+	t.Cleanup(f.Close)
+	return f
+}
+
+// StartFakeAPI starts a fake Bot API outside a test, for load and fault
+// runs (lotse bench, lotse chaos). It listens on 127.0.0.1 only; logf
+// receives the fake's own problems (nil: discarded). Call Close when done.
+func StartFakeAPI(logf func(format string, args ...any), opts ...FakeOption) *FakeAPI {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	return startFake(logf, opts)
+}
+
+// Close ends pending long polls and shuts the server down. It is
+// idempotent; NewFakeAPI's fakes are closed when their test ends.
+func (f *FakeAPI) Close() {
+	f.closeOnce.Do(func() {
+		close(f.closed) // ends pending long polls, so Close does not wait
+		f.srv.Close()
+	})
+}
+
+func startFake(logf func(format string, args ...any), opts []FakeOption) *FakeAPI {
 	cfg := FakeConfig{}
 	for _, o := range opts {
 		o(&cfg)
@@ -205,7 +234,7 @@ func NewFakeAPI(t testing.TB, opts ...FakeOption) *FakeAPI {
 		l.Slack = 0.05
 	}
 	f := &FakeAPI{
-		t:         t,
+		logf:      logf,
 		cfg:       cfg,
 		closed:    make(chan struct{}),
 		changed:   make(chan struct{}),
@@ -221,10 +250,6 @@ func NewFakeAPI(t testing.TB, opts ...FakeOption) *FakeAPI {
 		chatTAT:   make(map[int64]time.Time),
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(func() {
-		close(f.closed) // ends pending long polls, so Close does not wait
-		f.srv.Close()
-	})
 	return f
 }
 
@@ -611,7 +636,7 @@ func (f *FakeAPI) write(w http.ResponseWriter, a answer) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(a.status)
 	if err := json.NewEncoder(w).Encode(body); err != nil {
-		f.t.Logf("fakeapi: write answer: %v", err)
+		f.logf("fakeapi: write answer: %v", err)
 	}
 }
 
@@ -669,7 +694,7 @@ func (f *FakeAPI) dispatch(ctx context.Context, method string, p url.Values, r *
 		return okAnswer(tgbotapi.User{ID: f.cfg.BotID, IsBot: true, FirstName: "Lotse", UserName: f.cfg.BotUsername})
 	case "getUpdates":
 		return f.getUpdates(ctx, p)
-	case "sendMessage", "sendVenue", "sendLocation", "sendDocument":
+	case "sendMessage", "sendVenue", "sendLocation", "sendDocument", "sendPhoto":
 		return f.send(method, p)
 	case "editMessageText":
 		return f.editMessageText(p)
@@ -815,8 +840,20 @@ func (f *FakeAPI) send(method string, p url.Values) answer {
 		doc := &SentDocument{Name: name}
 		if uploaded {
 			doc.Content = []byte(content[0])
+		} else {
+			m.FileID = name
 		}
 		m.Document = doc
+	case "sendPhoto":
+		id := p.Get("photo")
+		if _, uploaded := p["photo.content"]; uploaded || id == "" {
+			return f.reject(method, 400, "Bad Request: there is no photo in the request")
+		}
+		caption, desc := validateText(p.Get("caption"), p.Get("parse_mode"), 1024)
+		if desc != "" && p.Get("caption") != "" {
+			return f.reject(method, 400, strings.Replace(desc, "message", "message caption", 1))
+		}
+		m.Text, m.ParseMode, m.FileID = caption, p.Get("parse_mode"), id
 	}
 	if raw := p.Get("reply_markup"); raw != "" {
 		mk, desc := validateMarkup(raw)

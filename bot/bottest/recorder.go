@@ -84,8 +84,17 @@ func CheckOutgoing(msg bot.Outgoing) []string {
 	if msg.Document != nil {
 		payloads++
 	}
+	if msg.File != nil {
+		payloads++
+		if msg.File.FileID == "" || (msg.File.Kind != bot.AttachPhoto && msg.File.Kind != bot.AttachDocument) {
+			p = append(p, fmt.Sprintf("file of kind %q without id or of unknown kind", msg.File.Kind))
+		}
+		if n := utf8.RuneCountInString(msg.File.Caption); n > 1024 {
+			p = append(p, fmt.Sprintf("caption of %d characters (max 1024)", n))
+		}
+	}
 	if payloads != 1 {
-		p = append(p, fmt.Sprintf("%d payloads (want exactly one of text, venue, document)", payloads))
+		p = append(p, fmt.Sprintf("%d payloads (want exactly one of text, venue, document, file)", payloads))
 	}
 	if n := utf8.RuneCountInString(msg.Text); n > MaxText {
 		p = append(p, fmt.Sprintf("text of %d characters (max %d)", n, MaxText))
@@ -188,6 +197,10 @@ func cloneOutgoing(m bot.Outgoing) bot.Outgoing {
 	if m.Venue != nil {
 		v := *m.Venue
 		m.Venue = &v
+	}
+	if m.File != nil {
+		f := *m.File
+		m.File = &f
 	}
 	return m
 }

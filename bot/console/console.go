@@ -53,6 +53,11 @@ func (c *Console) Send(_ context.Context, msg bot.Outgoing) (int, error) {
 	case msg.Venue != nil:
 		fmt.Fprintf(&b, "📍 %s\n   %s\n   https://www.openstreetmap.org/?mlat=%.5f&mlon=%.5f#map=18/%.5f/%.5f\n",
 			msg.Venue.Title, msg.Venue.Address, msg.Venue.Lat, msg.Venue.Lon, msg.Venue.Lat, msg.Venue.Lon)
+	case msg.File != nil:
+		fmt.Fprintf(&b, "📎 %s %s\n", msg.File.Kind, msg.File.FileID)
+		if msg.File.Caption != "" {
+			b.WriteString(msg.File.Caption + "\n")
+		}
 	case msg.Document != nil:
 		fmt.Fprintf(&b, "📎 %s (%d bytes)\n", msg.Document.Name, len(msg.Document.Content))
 		if msg.Document.Caption != "" {

@@ -466,13 +466,13 @@ func (c *Client) backoff(attempt int) time.Duration {
 // message can arrive twice; we prefer that to losing an answer.
 func (c *Client) Send(ctx context.Context, msg bot.Outgoing) (int, error) {
 	payloads := 0
-	for _, set := range []bool{msg.Text != "", msg.Venue != nil, msg.Document != nil} {
+	for _, set := range []bool{msg.Text != "", msg.Venue != nil, msg.Document != nil, msg.File != nil} {
 		if set {
 			payloads++
 		}
 	}
 	if payloads != 1 {
-		return 0, fmt.Errorf("telegram send: %w: need exactly one of text, venue, document (got %d)", ErrInvalid, payloads)
+		return 0, fmt.Errorf("telegram send: %w: need exactly one of text, venue, document, file (got %d)", ErrInvalid, payloads)
 	}
 	markup, err := keyboard(msg.Buttons)
 	if err != nil {
@@ -484,6 +484,8 @@ func (c *Client) Send(ctx context.Context, msg bot.Outgoing) (int, error) {
 		id, err = c.sendVenue(ctx, msg, markup)
 	case msg.Document != nil:
 		id, err = c.sendDocument(ctx, msg, markup)
+	case msg.File != nil:
+		id, err = c.sendFile(ctx, msg, markup)
 	default:
 		id, err = c.sendText(ctx, msg, markup)
 	}
@@ -584,6 +586,37 @@ func (c *Client) sendDocument(ctx context.Context, msg bot.Outgoing, markup *tgb
 		m.ReplyMarkup = markup
 	}
 	return c.sendChattable(ctx, "sendDocument", msg.ChatID, m)
+}
+
+// sendFile sends a photo or document Telegram already holds, by its
+// file id: relayed between users without Lotse downloading it.
+func (c *Client) sendFile(ctx context.Context, msg bot.Outgoing, markup *tgbotapi.InlineKeyboardMarkup) (int, error) {
+	f := msg.File
+	if strings.TrimSpace(f.FileID) == "" {
+		return 0, fmt.Errorf("telegram send file: %w: no file id", ErrInvalid)
+	}
+	caption := strings.TrimSpace(f.Caption)
+	if msg.RTL && caption != "" {
+		caption = markRTL(caption)
+	}
+	caption = Truncate(caption, MaxCaption)
+	switch f.Kind {
+	case bot.AttachPhoto:
+		m := tgbotapi.NewPhoto(msg.ChatID, tgbotapi.FileID(f.FileID))
+		m.Caption, m.ReplyToMessageID, m.AllowSendingWithoutReply = caption, msg.ReplyTo, msg.ReplyTo != 0
+		if markup != nil {
+			m.ReplyMarkup = markup
+		}
+		return c.sendChattable(ctx, "sendPhoto", msg.ChatID, m)
+	case bot.AttachDocument:
+		m := tgbotapi.NewDocument(msg.ChatID, tgbotapi.FileID(f.FileID))
+		m.Caption, m.ReplyToMessageID, m.AllowSendingWithoutReply = caption, msg.ReplyTo, msg.ReplyTo != 0
+		if markup != nil {
+			m.ReplyMarkup = markup
+		}
+		return c.sendChattable(ctx, "sendDocument", msg.ChatID, m)
+	}
+	return 0, fmt.Errorf("telegram send file: %w: unknown kind %q", ErrInvalid, f.Kind)
 }
 
 func (c *Client) sendChattable(ctx context.Context, method string, chatID int64, ch tgbotapi.Chattable) (int, error) {

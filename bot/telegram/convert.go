@@ -85,6 +85,9 @@ func fromMessage(in bot.Incoming, m *tgbotapi.Message, botUsername string, edite
 		// chat for a person.
 	}
 
+	if r := m.ReplyToMessage; r != nil {
+		in.ReplyTo = r.MessageID
+	}
 	in.Text = m.Text
 	switch {
 	case m.Text != "":

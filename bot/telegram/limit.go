@@ -35,6 +35,13 @@ type limiter struct {
 	lastSweep time.Time
 }
 
+// headroom stretches the per-chat interval and the group window: our
+// clock starts when a request leaves, Telegram's when it arrives, and
+// network jitter between the two must not turn an exact spacing into a
+// 429. A tenth of the interval (100 ms per private chat) covers loopback
+// and ordinary internet jitter at a negligible cost in latency.
+const headroom = 1.1
+
 // sweepEvery bounds how long idle per-chat state is kept: an entry that
 // has fully recovered is equivalent to a new one and can be dropped.
 const sweepEvery = 5 * time.Minute
@@ -42,10 +49,10 @@ const sweepEvery = 5 * time.Minute
 func newLimiter(cfg Config) *limiter {
 	return &limiter{
 		global:      rate.NewLimiter(rate.Limit(cfg.GlobalRate), 1),
-		perChat:     rate.Every(cfg.PerChat),
+		perChat:     rate.Every(time.Duration(float64(cfg.PerChat) * headroom)),
 		burst:       cfg.PerChatBurst,
 		groupN:      cfg.GroupPerMinute,
-		groupWindow: cfg.GroupWindow,
+		groupWindow: time.Duration(float64(cfg.GroupWindow) * headroom),
 		chats:       make(map[int64]*rate.Limiter),
 		groups:      make(map[int64][]time.Time),
 		lastSweep:   time.Now(),

@@ -42,6 +42,11 @@ type Config struct {
 	// (WebhookSecretDerived).
 	WebhookSecret        string
 	WebhookSecretDerived bool
+	// StaffFile configures who receives requests for a person; empty:
+	// "ask a person" shows the central contact.
+	StaffFile string
+	// EscalateEvery is how often overdue requests are looked for.
+	EscalateEvery time.Duration
 }
 
 // configVars documents every variable; README's table mirrors it.
@@ -60,6 +65,8 @@ var configVars = []struct{ Name, Default, Help string }{
 	{"LOTSE_LISTEN", ":8080", "address of the HTTP server for /healthz, /readyz, /metrics and the webhook"},
 	{"LOTSE_WEBHOOK_URL", "(long polling)", "public https URL Telegram posts updates to (port 443, 80, 88 or 8443); its path is served on LOTSE_LISTEN"},
 	{"LOTSE_WEBHOOK_SECRET", "(derived from LOTSE_SECRET)", "secret_token Telegram sends with every update: 1-256 of A-Z a-z 0-9 _ -. All replicas need the same"},
+	{"LOTSE_STAFF_FILE", "(none: show the central contact)", "YAML file mapping every routing target to the staff chat and Telegram user ids that receive requests"},
+	{"LOTSE_ESCALATE_INTERVAL", "1m", "how often overdue requests are reminded or escalated"},
 }
 
 // loadConfig reads the configuration. needTelegram demands a token.
@@ -78,6 +85,8 @@ func loadConfig(getenv func(string) string, needTelegram bool) (Config, error) {
 		LogFormat:        "text",
 		Listen:           ":8080",
 		WebhookURL:       strings.TrimSpace(getenv("LOTSE_WEBHOOK_URL")),
+		StaffFile:        strings.TrimSpace(getenv("LOTSE_STAFF_FILE")),
+		EscalateEvery:    time.Minute,
 	}
 	var errs []error
 	bad := func(name, format string, args ...any) {
@@ -128,6 +137,7 @@ func loadConfig(getenv func(string) string, needTelegram bool) (Config, error) {
 	}
 	dur("LOTSE_SESSION_TTL", &c.SessionTTL, time.Minute, 365*24*time.Hour)
 	dur("LOTSE_POLL_TIMEOUT", &c.PollTimeout, 0, 10*time.Minute)
+	dur("LOTSE_ESCALATE_INTERVAL", &c.EscalateEvery, time.Second, time.Hour)
 	if s := getenv("LOTSE_WORKERS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1024 {

@@ -48,6 +48,8 @@ Usage:
   lotse run                           run the Telegram bot (configuration: environment, see README)
   lotse kb check [DIR]                validate a knowledge base; print translation coverage
   lotse health                        exit 0 if the configured Redis answers (container health check)
+  lotse bench [-quick] [-users N] [-out FILE]   measure throughput, latency, Redis round trips, search (loopback)
+  lotse chaos [-quick] [-out FILE]    fault suite: kills, Redis outage, API faults, flooding (loopback)
 `
 
 // Main runs the command line and returns the exit code. It is the whole
@@ -64,8 +66,14 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 		return cmdRun(ctx, args[1:], getenv, stderr)
 	case "kb":
 		return cmdKB(args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(ctx, args[1:], getenv, stdout, stderr)
 	case "health":
 		return cmdHealth(ctx, getenv, stderr)
+	case "bench":
+		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "chaos":
+		return cmdChaos(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -128,6 +136,7 @@ func cmdChat(ctx context.Context, args []string, getenv func(string) string, std
 		Now:           time.Now,
 		UserKeySecret: secret,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Staff:         chatStaff(kb, 1, 1), // the console's user and chat
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "lotse:", err)
@@ -168,6 +177,11 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 		return exitFailed
 	}
 	live := knowledge.NewLive(kb)
+	staff, err := loadStaff(cfg, kb)
+	if err != nil {
+		fmt.Fprintf(stderr, "lotse: LOTSE_STAFF_FILE: %v\n", err)
+		return exitUsage
+	}
 	log.Info("knowledge base loaded", "entries", kb.Len(), "sample", kb.City.Sample, "dir", cfg.KnowledgeDir)
 	m := metrics.New()
 	m.KnowledgeLoaded(true, kb.Len())
@@ -208,6 +222,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 		UserKeySecret: cfg.Secret,
 		SessionTTL:    cfg.SessionTTL,
 		Logger:        log,
+		Staff:         staff,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "lotse:", err)
@@ -217,6 +232,9 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 		log.Warn("setMyCommands failed; the command menu may be outdated", "err", err)
 	}
 	go reloadOnHangup(ctx, live, cfg.KnowledgeDir, log, m)
+	if staff != nil {
+		go escalateEvery(ctx, b, cfg.EscalateEvery, log)
+	}
 	return serve(ctx, cfg, log, tg, b, live, pingStore, m)
 }
 

@@ -168,7 +168,10 @@ func full() bot.Session {
 		Results:     []string{"wohnung-anmelden", "jobcenter-termin", "sprachkurs-ä-ü-😀"},
 		Entry:       "kita-gutschein",
 		District:    "Neukölln / نويكولن",
-		Updated:     time.Date(2030, 2, 28, 17, 4, 5, 123456789, time.FixedZone("CET", 3600)),
+		Draft: &bot.Draft{District: "nord", DistrictSet: true, Topic: "work", Concepts: []string{"school"},
+			Escalate: true, Text: "Ich habe einen Brief bekommen. رسالة 😀",
+			Attachments: []bot.Attachment{{Kind: bot.AttachPhoto, FileID: "AgACphoto"}}},
+		Updated: time.Date(2030, 2, 28, 17, 4, 5, 123456789, time.FixedZone("CET", 3600)),
 	}
 }
 

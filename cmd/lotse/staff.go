@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/lotse-bot/lotse/bot"
+	"github.com/lotse-bot/lotse/bot/staffconfig"
+	"github.com/lotse-bot/lotse/knowledge"
+)
+
+// loadStaff reads LOTSE_STAFF_FILE; without it, "ask a person" shows the
+// central contact (nil directory).
+func loadStaff(cfg Config, kb *knowledge.KB) (*bot.StaffDirectory, error) {
+	if cfg.StaffFile == "" {
+		return nil, nil
+	}
+	return staffconfig.Load(cfg.StaffFile, kb)
+}
+
+// chatStaff makes the terminal user the staff of every desk, in the same
+// chat, so the whole request flow can be tried alone: staff messages
+// start with 📨, 💬 or ⏰ and carry the staff buttons.
+func chatStaff(kb *knowledge.KB, user, chat int64) *bot.StaffDirectory {
+	if len(kb.RoutingTargets()) == 0 {
+		return nil
+	}
+	d, err := staffconfig.Console(kb, user, chat)
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
+// escalateEvery runs the escalation job until ctx ends. Every replica may
+// run it: each step is an atomic update that re-checks the due time.
+func escalateEvery(ctx context.Context, b *bot.Bot, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n, err := b.Escalate(ctx, now)
+			if err != nil && ctx.Err() == nil {
+				log.Warn("escalation run incomplete", "acted", n, "err", err)
+			} else if n > 0 {
+				log.Info("escalation run", "acted", n)
+			}
+		}
+	}
+}
