@@ -205,6 +205,7 @@ func (t *turn) run() error {
 		t.answerCallback()
 	}
 	if err := t.send(); err != nil {
+		t.release()
 		return err
 	}
 	t.saveSession()
@@ -217,6 +218,17 @@ func (t *turn) run() error {
 func (t *turn) runAfter() {
 	for _, f := range t.after {
 		f()
+	}
+}
+
+// release forgets the update id after a failed reply, so Telegram's
+// redelivery is answered rather than dropped as a duplicate. Parts of the
+// reply that did go out may then be sent twice; that is better than none.
+func (t *turn) release() {
+	if r, ok := t.b.cfg.Store.(UpdateReleaser); ok {
+		if err := r.ReleaseUpdate(t.ctx, t.in.UpdateID); err != nil {
+			t.warn("release update failed", err)
+		}
 	}
 }
 

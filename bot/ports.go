@@ -49,6 +49,14 @@ type SessionBeginner interface {
 	Begin(ctx context.Context, updateID int64, ttl time.Duration, user UserKey) (first bool, s Session, err error)
 }
 
+// UpdateReleaser is an optional Store capability: it forgets a recorded
+// update id. The bot releases an update whose reply could not be sent,
+// so that Telegram's redelivery (webhook retry, unconfirmed poll) is
+// answered instead of being dropped as a duplicate.
+type UpdateReleaser interface {
+	ReleaseUpdate(ctx context.Context, updateID int64) error
+}
+
 // UserKey is a pseudonymous, stable key for a user: a keyed hash of the
 // Telegram user id. Raw ids never reach the store or the logs.
 type UserKey string

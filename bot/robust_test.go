@@ -218,6 +218,15 @@ func TestStoreFailures(t *testing.T) {
 		if err := h.bot.Handle(context.Background(), in); !errors.Is(err, bot.ErrUnavailable) {
 			t.Errorf("Handle = %v, want the send error", err)
 		}
+		// Telegram redelivers the update: it must be answered, not
+		// dropped as a duplicate.
+		h.rec.SendErr = nil
+		if err := h.bot.Handle(context.Background(), in); err != nil {
+			t.Fatalf("redelivery: %v", err)
+		}
+		if len(h.rec.Sent()) == 0 {
+			t.Error("the redelivered update was dropped as a duplicate")
+		}
 	})
 }
 

@@ -158,6 +158,8 @@ func Keys(tb testing.TB, rdb redis.UniversalClient, pattern string) map[string]t
 			case ttl == -2: // deleted since SCAN saw it
 			case ttl < 0:
 				out[keys[i]] = -1
+			case ttl == 0: // expires within the millisecond: it has a TTL
+				out[keys[i]] = time.Millisecond
 			default:
 				out[keys[i]] = ttl
 			}

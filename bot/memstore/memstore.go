@@ -52,6 +52,14 @@ func (m *Store) FirstSeen(_ context.Context, updateID int64, ttl time.Duration) 
 	return true, nil
 }
 
+// ReleaseUpdate implements bot.UpdateReleaser.
+func (m *Store) ReleaseUpdate(_ context.Context, updateID int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.updates, updateID)
+	return nil
+}
+
 // Session implements bot.Store.
 func (m *Store) Session(_ context.Context, user bot.UserKey) (bot.Session, error) {
 	m.mu.Lock()

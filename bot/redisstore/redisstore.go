@@ -154,6 +154,13 @@ func (s *Store) FirstSeen(ctx context.Context, updateID int64, ttl time.Duration
 	return first, nil
 }
 
+// ReleaseUpdate implements bot.UpdateReleaser: it forgets that updateID
+// was seen, so a redelivery of an update whose answer could not be sent
+// is handled again.
+func (s *Store) ReleaseUpdate(ctx context.Context, updateID int64) error {
+	return wrap("release update", s.rdb.Del(ctx, s.updateKey(updateID)).Err())
+}
+
 // Session implements bot.Store. A stored session that no longer decodes
 // (e.g. after an incompatible change of bot.Session) is reported as
 // bot.ErrNotFound, so the user starts afresh instead of being stuck with

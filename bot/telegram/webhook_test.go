@@ -127,7 +127,7 @@ func TestWebhookRequests(t *testing.T) {
 	})
 	url := webhookServer(t, c, h)
 	inline, _ := json.Marshal(tgbotapi.Update{UpdateID: 9, InlineQuery: &tgbotapi.InlineQuery{ID: "q", From: &tgbotapi.User{ID: 5}}})
-	huge := append(updateJSON(t, 10, 42, "x"), bytes.Repeat([]byte(" "), telegram.WebhookMaxBody)...)
+	huge := append(updateJSON(t, 10, 987654321, "x"), bytes.Repeat([]byte(" "), telegram.WebhookMaxBody)...)
 
 	tests := []struct {
 		name     string
@@ -138,21 +138,21 @@ func TestWebhookRequests(t *testing.T) {
 		handled  bool
 		wantText string
 	}{
-		{name: "no secret", secret: "", body: updateJSON(t, 1, 42, "hallo"), want: 401},
-		{name: "wrong secret", secret: "s3cret_Token-for-tesTs", body: updateJSON(t, 1, 42, "hallo"), want: 401},
-		{name: "secret prefix", secret: testSecret[:5], body: updateJSON(t, 1, 42, "hallo"), want: 401},
-		{name: "secret longer", secret: testSecret + "x", body: updateJSON(t, 1, 42, "hallo"), want: 401},
+		{name: "no secret", secret: "", body: updateJSON(t, 1, 987654321, "hallo"), want: 401},
+		{name: "wrong secret", secret: "s3cret_Token-for-tesTs", body: updateJSON(t, 1, 987654321, "hallo"), want: 401},
+		{name: "secret prefix", secret: testSecret[:5], body: updateJSON(t, 1, 987654321, "hallo"), want: 401},
+		{name: "secret longer", secret: testSecret + "x", body: updateJSON(t, 1, 987654321, "hallo"), want: 401},
 		{name: "GET", method: http.MethodGet, secret: testSecret, want: 405},
 		{name: "oversize", secret: testSecret, body: huge, want: 413},
 		{name: "oversize without secret", body: huge, want: 401},
 		{name: "bad JSON", secret: testSecret, body: []byte(`{"update_id": 1, "message": {`), want: 400},
 		{name: "not an object", secret: testSecret, body: []byte(`[1,2]`), want: 400},
-		{name: "no update id", secret: testSecret, body: []byte(`{"message":{"message_id":1,"chat":{"id":42,"type":"private"},"text":"x"}}`), want: 400},
+		{name: "no update id", secret: testSecret, body: []byte(`{"message":{"message_id":1,"chat":{"id":987654321,"type":"private"},"text":"x"}}`), want: 400},
 		{name: "unsupported update", secret: testSecret, body: inline, want: 200},
-		{name: "good", secret: testSecret, body: updateJSON(t, 2, 42, "wo ist das Jobcenter"), want: 200, handled: true, wantText: "wo ist das Jobcenter"},
-		{name: "store unavailable", secret: testSecret, body: updateJSON(t, 3, 42, "redis down"), want: 503, handled: true, wantText: "redis down"},
-		{name: "handler failed for good", secret: testSecret, body: updateJSON(t, 4, 42, "broken"), want: 200, handled: true, wantText: "broken"},
-		{name: "handler panic", secret: testSecret, body: updateJSON(t, 5, 42, "panic"), want: 200, handled: true, wantText: "panic"},
+		{name: "good", secret: testSecret, body: updateJSON(t, 2, 987654321, "wo ist das Jobcenter"), want: 200, handled: true, wantText: "wo ist das Jobcenter"},
+		{name: "store unavailable", secret: testSecret, body: updateJSON(t, 3, 987654321, "redis down"), want: 503, handled: true, wantText: "redis down"},
+		{name: "handler failed for good", secret: testSecret, body: updateJSON(t, 4, 987654321, "broken"), want: 200, handled: true, wantText: "broken"},
+		{name: "handler panic", secret: testSecret, body: updateJSON(t, 5, 987654321, "panic"), want: 200, handled: true, wantText: "panic"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,7 +180,7 @@ func TestWebhookRequests(t *testing.T) {
 			}
 			if tt.handled {
 				in := got.Load().(bot.Incoming)
-				if in.Text != tt.wantText || in.ChatID != 42 || in.Kind != bot.InText {
+				if in.Text != tt.wantText || in.ChatID != 987654321 || in.Kind != bot.InText {
 					t.Errorf("handler got %+v", in)
 				}
 			}
@@ -199,7 +199,7 @@ func TestWebhookRequests(t *testing.T) {
 		t.Errorf("observed API calls %v, want getMe/200 first", apiCalls)
 	}
 	out := logs.String()
-	for _, leak := range []string{f.Token(), testSecret, "Jobcenter", "redis down", "42"} {
+	for _, leak := range []string{f.Token(), testSecret, "Jobcenter", "redis down", "987654321"} {
 		if strings.Contains(out, leak) {
 			t.Errorf("log contains %q:\n%s", leak, out)
 		}
