@@ -1,6 +1,7 @@
 package i18n
 
 import (
+	"bytes"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -36,38 +37,87 @@ func Fold(s string) string {
 	if isASCII(s) {
 		return foldASCII(s)
 	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, " ")
-	}
+	return string(appendFold(make([]byte, 0, len(s)), s))
+}
+
+// appendFold appends Fold(s) to dst.
+func appendFold(dst []byte, s string) []byte {
 	// Fast path: every rune below U+0700 (Latin, Greek, Cyrillic, Arabic
 	// script) decomposes on its own into one base letter plus marks, so a
 	// table stands in for NFKD, which would cost more than the rest.
-	var f folder
-	f.b.Grow(len(s))
-	for _, r := range s {
-		if r >= 0x80 {
-			if r >= int32(len(decomposed)) {
-				if !passThrough(r) {
-					return foldNFKD(s)
-				}
-			} else if r = decomposed[r]; r < 0 {
-				return foldNFKD(s)
+	f := folder{b: dst, start: len(dst)}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			default:
+				f.add(rune(c))
+				continue
 			}
+			if f.sep && len(f.b) > f.start {
+				f.b = append(f.b, ' ')
+			}
+			f.sep, f.prevCyr = false, false
+			f.b = append(f.b, c)
+			continue
 		}
-		f.add(r)
+		var r rune
+		if c >= 0xc2 && c <= 0xdf && i+1 < len(s) && s[i+1]&0xc0 == 0x80 {
+			// Two bytes, U+0080 to U+07FF: Latin, Greek, Cyrillic, Arabic.
+			r = rune(c&0x1f)<<6 | rune(s[i+1]&0x3f)
+			i += 2
+		} else {
+			var n int
+			r, n = utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				// Invalid UTF-8 separates words, like any symbol.
+				return appendFold(dst, strings.ToValidUTF8(s, " "))
+			}
+			i += n
+		}
+		if r < rune(len(foldTable)) {
+			t := foldTable[r]
+			switch t.class {
+			case letter:
+				f.emit(t.r1)
+				if t.r2 != 0 {
+					f.emit(t.r2)
+				}
+				continue
+			case drop:
+				continue
+			case separator:
+				f.sep = true
+				continue
+			case apostrophe:
+				f.add(t.base)
+				continue
+			}
+			// The decomposition is more than a letter and marks.
+		} else if passThrough(r) {
+			f.add(r)
+			continue
+		}
+		return append(dst, foldNFKD(s)...)
 	}
-	return f.b.String()
+	return f.b
 }
 
 // foldNFKD is Fold for text with runes the fast path does not cover.
 func foldNFKD(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, " ")
+	}
 	s = norm.NFKD.String(s)
-	var f folder
-	f.b.Grow(len(s))
+	f := folder{b: make([]byte, 0, len(s))}
 	for _, r := range s {
 		f.add(r)
 	}
-	out := f.b.String()
+	out := string(f.b)
 	if f.needNFC {
 		out = norm.NFC.String(out)
 	}
@@ -76,7 +126,8 @@ func foldNFKD(s string) string {
 
 // folder accumulates the folded form of NFKD-decomposed runes.
 type folder struct {
-	b       strings.Builder
+	b       []byte
+	start   int  // where the folded text begins in b
 	sep     bool // a separator is owed before the next letter
 	prevCyr bool // the last emitted rune was Cyrillic
 	needNFC bool // an emitted rune may compose with its neighbour
@@ -101,11 +152,11 @@ func (f *folder) add(r rune) {
 }
 
 func (f *folder) emit(r rune) {
-	if f.sep && f.b.Len() > 0 {
-		f.b.WriteByte(' ')
+	if f.sep && len(f.b) > f.start {
+		f.b = append(f.b, ' ')
 	}
 	f.sep = false
-	f.b.WriteRune(r)
+	f.b = utf8.AppendRune(f.b, r)
 	if r >= 0x900 {
 		f.needNFC = true
 	}
@@ -135,6 +186,32 @@ var decomposed = func() (t [0x700]rune) {
 	return t
 }()
 
+// foldRune is what the fast path of Fold does with one rune below U+0700:
+// its class after decomposition and, for a letter, the one or two runes
+// it folds to; class needNFKD sends the whole text through NFKD.
+type foldRune struct {
+	class  runeClass
+	base   rune // first rune of the decomposition
+	r1, r2 rune
+}
+
+// foldTable caches decomposed, classify, lower and mapLetter for the
+// runes of the fast path: folding the texts of a large knowledge base
+// calls them for every rune.
+var foldTable = func() (t [len(decomposed)]foldRune) {
+	for r, d := range decomposed {
+		if d < 0 {
+			t[r] = foldRune{class: needNFKD}
+			continue
+		}
+		t[r] = foldRune{class: classify(d), base: d}
+		if t[r].class == letter {
+			t[r].r1, t[r].r2 = mapLetter(lower(d))
+		}
+	}
+	return t
+}()
+
 // Tokens folds s and splits it into words. In words written in ASCII
 // letters it also drops an "e" after "a", "o" or "u", so that the German
 // transcriptions of umlauts fold like the umlauts themselves:
@@ -152,6 +229,55 @@ func Tokens(s string) []string {
 		toks[i] = dropUmlautE(t)
 	}
 	return toks
+}
+
+// AppendTokens appends the words of s, as Tokens returns them and
+// separated by single spaces, to dst and returns the extended buffer.
+// It is Tokens for callers that fold many texts, such as a search index:
+// with a reused buffer, folding costs no allocation.
+func AppendTokens(dst []byte, s string) []byte {
+	start := len(dst)
+	dst = appendFold(dst, s)
+	// dropUmlautE on every word, in place: words only get shorter.
+	w := start
+	for i := start; i < len(dst); {
+		j := i + bytes.IndexByte(dst[i:], ' ')
+		if j < i {
+			j = len(dst)
+		}
+		if tok := dst[i:j]; hasUmlautE(tok) {
+			ws := w
+			for _, c := range tok {
+				if c == 'e' && w > ws && (dst[w-1] == 'a' || dst[w-1] == 'o' || dst[w-1] == 'u') {
+					continue
+				}
+				dst[w] = c
+				w++
+			}
+		} else {
+			w += copy(dst[w:], tok)
+		}
+		if j < len(dst) {
+			dst[w] = ' '
+			w++
+		}
+		i = j + 1
+	}
+	return dst[:w]
+}
+
+// hasUmlautE reports whether dropUmlautE would change the word t.
+func hasUmlautE(t []byte) bool {
+	found := false
+	for i, c := range t {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+		if c == 'e' && i > 0 && (t[i-1] == 'a' || t[i-1] == 'o' || t[i-1] == 'u') {
+			found = true
+		}
+	}
+	return found
 }
 
 // dropUmlautE removes every "e" that follows "a", "o" or "u" in an ASCII
@@ -181,6 +307,7 @@ const (
 	drop
 	separator
 	apostrophe
+	needNFKD // only in foldTable
 )
 
 // classify says what Fold does with a rune of NFKD-decomposed text.

@@ -1,7 +1,10 @@
 package knowledge
 
 import (
+	"bytes"
+	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -74,6 +77,10 @@ const (
 	phraseShare     = 0.5   // rank weight of two query words found as one term, as a share of its idf
 	maxCands        = 12    // candidate terms per query word
 	maxUnitPostings = 20000 // postings visited per query word, beyond its best candidate
+
+	minEntriesPerWorker = 2000 // entries that are worth a parallel worker of the index build
+	postBlock           = 8192 // postings per block during the build
+	keysPerEntry        = 8    // expected new search keys per entry, to size maps
 )
 
 // posting says that a term occurs in an entry, and how well.
@@ -84,23 +91,50 @@ type posting struct {
 }
 
 // index is the immutable search index of one KB.
+//
+// The entries about a glossary concept are filed once under the concept,
+// not under each of its terms in every language: a concept has a dozen
+// terms or more, and a base whose texts mention many concepts would
+// otherwise hold most of its postings as copies. A term's entries are its
+// own postings plus those of its concepts; a query takes the best weight
+// per entry, as the build would have.
 type index struct {
-	entries  []*Entry
-	terms    []string         // term id -> search key
-	runes    [][]rune         // term id -> its runes, for edit distances
-	ids      map[string]int32 // search key -> term id
-	idf      []float32
-	maxIDF   float32
-	start    []int32   // postings of term t: post[start[t]:start[t+1]]
-	post     []posting // sorted by term, then doc
-	sorted   []int32   // term ids in byte order of the term
-	rsorted  []int32   // term ids in byte order of the reversed term
-	rterms   []string  // term id -> reversed term
-	delTable []uint64  // SymSpell: hash of a deletion variant << 24 | term id, sorted
+	entries []*Entry
+	terms   []string         // term id -> search key, in byte order
+	runes   [][]rune         // term id -> its runes, for edit distances; words only
+	ids     map[string]int32 // search key -> term id
+	idf     []float32
+	df      []int32 // term id -> entries it finds, itself or through a concept
+	maxIDF  float32
+	start   []int32   // own postings of term t: post[start[t]:start[t+1]]
+	post    []posting // sorted by term, then doc
+	tcStart []int32   // concepts of term t: tconc[tcStart[t]:tcStart[t+1]]
+	tconc   []int32
+	cStart  []int32   // postings of concept c: cpost[cStart[c]:cStart[c+1]]
+	cpost   []posting // sorted by concept, then doc
+	sorted  []int32   // word term ids in byte order of the term
+	rsorted []rword   // words in byte order of the reversed term
+	// SymSpell: hash of a deletion variant << 24 | term id, sorted
+	delTable []uint64
 	stop     map[string]bool
 	intent   map[string]bool // words asking about a property, see intentWords
 	pool     sync.Pool       // *scratch
 }
+
+// rword is a word of the vocabulary written backwards, for suffix matches.
+type rword struct {
+	rev  string
+	term int32
+}
+
+// own returns the postings filed under term t itself.
+func (ix *index) own(t int32) []posting { return ix.post[ix.start[t]:ix.start[t+1]] }
+
+// conceptsOf returns the glossary concepts term t is a term of.
+func (ix *index) conceptsOf(t int32) []int32 { return ix.tconc[ix.tcStart[t]:ix.tcStart[t+1]] }
+
+// about returns the postings of the entries about concept c.
+func (ix *index) about(c int32) []posting { return ix.cpost[ix.cStart[c]:ix.cStart[c+1]] }
 
 // scratch holds the per-query accumulators, reused through index.pool.
 type scratch struct {
@@ -113,28 +147,118 @@ type scratch struct {
 	cands    []cand
 }
 
+// collect keeps, per entry, the best weights of the current word among
+// postings ps found with quality q.
+func (s *scratch) collect(ps []posting, q float32) {
+	for _, p := range ps {
+		cf, rk := q*p.conf, q*p.rank
+		if !s.inUnit[p.doc] {
+			s.inUnit[p.doc] = true
+			s.unitDocs = append(s.unitDocs, p.doc)
+			s.uc[p.doc], s.ur[p.doc] = cf, rk
+			continue
+		}
+		s.uc[p.doc] = max(s.uc[p.doc], cf)
+		s.ur[p.doc] = max(s.ur[p.doc], rk)
+	}
+}
+
+// collectTerm collects the postings of term t, its own and its concepts'.
+func (s *scratch) collectTerm(ix *index, t int32, q float32) {
+	s.collect(ix.own(t), q)
+	for _, c := range ix.conceptsOf(t) {
+		s.collect(ix.about(c), q)
+	}
+}
+
 type cand struct {
 	term    int32
 	quality float32
 }
 
-// builder holds the state of newIndex. Every distinct key gets a build id
-// on first sight, so each token costs one map lookup; per-entry weights
-// live in slices indexed by build id.
+// builder holds the state of one worker of newIndex. Every distinct key
+// gets a build id on first sight, so each token costs one map lookup (on
+// the bytes of a reused buffer: no allocation unless the key is new);
+// per-entry weights live in slices indexed by build id.
+//
+// The glossary is read first, by one builder; each worker starts from a
+// copy of it, so glossary keys have the same build id in every worker,
+// and indexes a contiguous range of entries. finish merges the workers'
+// vocabularies and postings in entry order.
 type builder struct {
 	ix      *index
+	sh      *shared
 	ids     map[string]int32
 	keys    []string
 	stop    []bool
-	natural []bool     // occurs as a word, not only as a join
-	starts  [][]phrase // glossary phrases starting with the key
-	posts   [][]posting
-	memo    map[string][]int32 // keys of texts repeated across entries (topic and district names)
+	tiny    []bool               // too short to index on its own (not meaningful)
+	natural []bool               // occurs as a word, not only as a join
+	memo    map[string]*memoText // texts repeated across entries (topic and district names)
+	posts   [][]tposting         // own postings of all terms, in doc order, in blocks of postBlock
+	cposts  [][]posting          // concept -> postings of the entries about it
+	count   []int32              // build id -> own postings, see sortVocabulary
+	cdf     []int32              // glossary build id -> entries found by it or one of its concepts
+	seen    []int32              // glossary build id -> last entry (plus one) counted in cdf
+	sorted  []int32              // build ids that may be terms, in byte order of the key
 
 	// The entry being built.
 	conf, rank []float32
 	touched    []int32
-	concepts   map[int]field // concept index -> weights of the best mention
+	concepts   []field // concept -> weights of the best mention; conf 0: none
+	mentioned  []int32 // concepts with a mention
+
+	// Reused buffers.
+	langs []string
+	text  []byte  // folded tokens of one text
+	keyb  []int32 // its build ids
+	join  []byte
+}
+
+// shared is what the workers of newIndex read and never write.
+type shared struct {
+	kb         *KB
+	starts     [][]phrase // glossary build id -> glossary phrases starting with it
+	expand     [][]int32  // concept -> build ids of all its terms
+	conceptIdx map[string]int
+	topicNames map[string]Text
+	glossary   int // build ids below are the glossary's, the same in every worker
+}
+
+// fork returns a builder for a worker that indexes n entries, starting
+// from the glossary builder b.
+func (b *builder) fork(n int) *builder {
+	// Sized for the vocabulary of the entries, so it is not rehashed as it
+	// grows: most names and titles add a key of their own (the join).
+	ids := make(map[string]int32, len(b.ids)+keysPerEntry*n)
+	maps.Copy(ids, b.ids)
+	return &builder{
+		ix:       b.ix,
+		sh:       b.sh,
+		ids:      ids,
+		keys:     slices.Clone(b.keys),
+		stop:     slices.Clone(b.stop),
+		tiny:     slices.Clone(b.tiny),
+		natural:  slices.Clone(b.natural),
+		memo:     make(map[string]*memoText),
+		cposts:   make([][]posting, len(b.sh.expand)),
+		conf:     make([]float32, len(b.keys)),
+		rank:     make([]float32, len(b.keys)),
+		concepts: make([]field, len(b.sh.expand)),
+		cdf:      make([]int32, b.sh.glossary),
+		seen:     make([]int32, b.sh.glossary),
+	}
+}
+
+// memoText is a text repeated across entries, cut into keys once.
+type memoText struct {
+	ids  []int32
+	join int32 // build id of the join of a short name, -1 until known
+}
+
+// tposting is a posting with its term, as collected during the build.
+type tposting struct {
+	term int32
+	posting
 }
 
 // phrase is one glossary term as a sequence of build ids.
@@ -143,29 +267,48 @@ type phrase struct {
 	ids     []int32
 }
 
-func (b *builder) id(k string) int32 {
-	if id, ok := b.ids[k]; ok {
+// idOf returns the build id of key k, which is only read: a new key is
+// copied, so the vocabulary never pins the buffers or texts it came from.
+func (b *builder) idOf(k []byte) int32 {
+	if id, ok := b.ids[string(k)]; ok {
 		return id
 	}
+	return b.newKey(string(k))
+}
+
+// newKey gives key a new build id.
+func (b *builder) newKey(key string) int32 {
 	id := int32(len(b.keys))
-	b.ids[k] = id
-	b.keys = append(b.keys, k)
-	b.stop = append(b.stop, b.ix.stop[k])
+	b.ids[key] = id
+	b.keys = append(b.keys, key)
+	b.stop = append(b.stop, b.ix.stop[key])
+	b.tiny = append(b.tiny, !meaningful(key))
 	b.natural = append(b.natural, false)
-	b.starts = append(b.starts, nil)
-	b.posts = append(b.posts, nil)
 	b.conf = append(b.conf, 0)
 	b.rank = append(b.rank, 0)
 	return id
 }
 
-func (b *builder) idsOf(text string) []int32 {
-	ks := searchKeys(text)
-	out := make([]int32, len(ks))
-	for i, k := range ks {
-		out[i] = b.id(k)
+// keysOf returns the build ids of the search keys of text (see
+// searchKeys), in a buffer valid until the next call.
+func (b *builder) keysOf(text string) []int32 {
+	b.text = i18n.AppendTokens(b.text[:0], text)
+	b.keyb = b.keyb[:0]
+	if len(b.text) == 0 {
+		return b.keyb
 	}
-	return out
+	for t := b.text; ; {
+		end := bytes.IndexByte(t, ' ')
+		if end < 0 {
+			end = len(t)
+		}
+		i, j := stemRange(t[:end])
+		b.keyb = append(b.keyb, b.idOf(t[i:j]))
+		if end == len(t) {
+			return b.keyb
+		}
+		t = t[end+1:]
+	}
 }
 
 func (b *builder) put(id int32, conf, rank float32) {
@@ -176,161 +319,133 @@ func (b *builder) put(id int32, conf, rank float32) {
 	b.rank[id] = max(b.rank[id], rank)
 }
 
+// mention records that the entry mentions concept c with weights f.
+// Only a stronger mention replaces an earlier one, unless force.
+func (b *builder) mention(c int, f field, force bool) {
+	if b.concepts[c].conf == 0 {
+		b.mentioned = append(b.mentioned, int32(c))
+	}
+	if force || b.concepts[c].conf < f.conf {
+		b.concepts[c] = f
+	}
+}
+
 // flush turns the entry's weights into postings.
 func (b *builder) flush(doc int) {
 	for _, id := range b.touched {
-		b.posts[id] = append(b.posts[id], posting{doc: int32(doc), conf: b.conf[id], rank: b.rank[id]})
+		// Blocks, not one slice: growing a slice of millions of postings
+		// would copy them again and again.
+		if len(b.posts) == 0 || len(b.posts[len(b.posts)-1]) == postBlock {
+			b.posts = append(b.posts, make([]tposting, 0, postBlock))
+		}
+		last := &b.posts[len(b.posts)-1]
+		*last = append(*last, tposting{id, posting{doc: int32(doc), conf: b.conf[id], rank: b.rank[id]}})
 		b.conf[id], b.rank[id] = 0, 0
 	}
+	// Document frequencies of the glossary's keys: an entry found by a
+	// key and one of its concepts, or by two concepts, counts once.
+	stamp := int32(doc) + 1
+	for _, id := range b.touched {
+		if int(id) < b.sh.glossary && b.seen[id] != stamp {
+			b.seen[id] = stamp
+			b.cdf[id]++
+		}
+	}
+	for _, c := range b.mentioned {
+		for _, id := range b.sh.expand[c] {
+			if b.seen[id] != stamp {
+				b.seen[id] = stamp
+				b.cdf[id]++
+			}
+		}
+	}
 	b.touched = b.touched[:0]
-	clear(b.concepts)
+	for _, c := range b.mentioned {
+		// The concept makes the entry findable, but an entry that
+		// names the term itself ranks first.
+		w := b.concepts[c]
+		b.cposts[c] = append(b.cposts[c], posting{doc: int32(doc), conf: conceptConf * w.conf, rank: conceptRank * w.rank})
+		b.concepts[c] = field{}
+	}
+	b.mentioned = b.mentioned[:0]
 }
 
 func newIndex(kb *KB) *index {
-	ix := &index{entries: kb.entries, ids: make(map[string]int32), stop: stopSet(), intent: intentSet()}
-	b := &builder{ix: ix, ids: make(map[string]int32), memo: make(map[string][]int32), concepts: make(map[int]field)}
+	// A small base is not worth a second vocabulary.
+	return buildIndex(kb, max(1, min(runtime.GOMAXPROCS(0), len(kb.entries)/minEntriesPerWorker)))
+}
+
+// buildIndex indexes kb on the given number of workers.
+func buildIndex(kb *KB, workers int) *index {
+	ix := &index{entries: kb.entries, stop: stopSet(), intent: intentSet()}
+	sh := &shared{
+		kb:         kb,
+		expand:     make([][]int32, len(kb.concepts)),
+		conceptIdx: make(map[string]int, len(kb.concepts)),
+		topicNames: make(map[string]Text, len(kb.topics)),
+	}
+	g := &builder{ix: ix, sh: sh, ids: make(map[string]int32, 1024)}
 
 	// Glossary: phrases by their first key, and each concept's expansion.
-	expand := make([][]int32, len(kb.concepts))
 	for ci, c := range kb.concepts {
 		seen := make(map[int32]bool)
 		for _, lang := range sortedKeys(c.Terms) {
 			for _, term := range c.Terms[lang] {
-				ids := b.idsOf(term)
+				ids := slices.Clone(g.keysOf(term))
 				if len(ids) == 0 {
 					continue
 				}
-				b.starts[ids[0]] = append(b.starts[ids[0]], phrase{concept: ci, ids: ids})
-				var content []string
+				for len(sh.starts) <= int(ids[0]) {
+					sh.starts = append(sh.starts, nil)
+				}
+				sh.starts[ids[0]] = append(sh.starts[ids[0]], phrase{concept: ci, ids: ids})
+				g.join = g.join[:0]
+				content := 0
 				for _, id := range ids {
-					b.natural[id] = true
-					if !b.stop[id] {
-						content = append(content, b.keys[id])
+					g.natural[id] = true
+					if !g.stop[id] {
+						g.join = append(g.join, g.keys[id]...)
+						content++
 						if !seen[id] {
 							seen[id] = true
-							expand[ci] = append(expand[ci], id)
+							sh.expand[ci] = append(sh.expand[ci], id)
 						}
 					}
 				}
-				if len(content) > 1 { // "Job Center" also as one word
-					if j := b.id(strings.Join(content, "")); !seen[j] {
+				if content > 1 { // "Job Center" also as one word
+					if j := g.idOf(g.join); !seen[j] {
 						seen[j] = true
-						expand[ci] = append(expand[ci], j)
+						sh.expand[ci] = append(sh.expand[ci], j)
 					}
 				}
 			}
 		}
 	}
-	conceptIdx := make(map[string]int, len(kb.concepts))
+	sh.glossary = len(g.keys)
 	for i, c := range kb.concepts {
-		conceptIdx[c.ID] = i
+		sh.conceptIdx[c.ID] = i
 	}
-	topicNames := make(map[string]Text, len(kb.topics))
 	for _, t := range kb.topics {
-		topicNames[t.ID] = t.Name
+		sh.topicNames[t.ID] = t.Name
 	}
 
-	for doc, e := range kb.entries {
-		add := func(text string, f field) { b.addText(b.idsOf(text), f) }
-		addMemo := func(text string, f field) {
-			ids, ok := b.memo[text]
-			if !ok {
-				ids = b.idsOf(text)
-				b.memo[text] = ids
+	// Entries: contiguous ranges on parallel workers.
+	n := len(kb.entries)
+	workers = max(1, min(workers, n))
+	bs := make([]*builder, workers)
+	var wg sync.WaitGroup
+	for w := range bs {
+		lo, hi := w*n/workers, (w+1)*n/workers
+		bs[w] = g.fork(hi - lo)
+		wg.Go(func() {
+			for doc := lo; doc < hi; doc++ {
+				bs[w].entry(doc, kb.entries[doc])
 			}
-			b.addText(ids, f)
-		}
-		add(e.NameDE, fName)
-		for _, l := range sortedKeys(e.Title) {
-			add(e.Title[l], fName)
-		}
-		for _, l := range sortedKeys(e.Keywords) {
-			for _, k := range e.Keywords[l] {
-				add(k, fName)
-			}
-		}
-		add(e.ID, fID)
-		for _, l := range sortedKeys(e.Summary) {
-			add(e.Summary[l], fSummary)
-		}
-		for _, l := range sortedKeys(e.Details) {
-			add(e.Details[l], fDetails)
-		}
-		addMemo(e.ContactPerson, fPlace)
-		addMemo(e.Role, fPlace)
-		add(e.Address.Street, fAddress)
-		addMemo(e.Address.Postcode, fAddress)
-		for _, p := range e.Postcodes {
-			addMemo(p, fID)
-		}
-		if dist, ok := kb.byID[e.District]; ok && dist != e {
-			addMemo(dist.ID, fPlace)
-			addMemo(dist.NameDE, fPlace)
-			for _, l := range sortedKeys(dist.Title) {
-				addMemo(dist.Title[l], fPlace)
-			}
-		}
-		for _, t := range e.Topics {
-			for _, l := range sortedKeys(topicNames[t]) {
-				addMemo(topicNames[t][l], fTopic)
-			}
-		}
-		for _, c := range e.Concepts {
-			if ci, ok := conceptIdx[c]; ok {
-				b.concepts[ci] = fName
-			}
-		}
-		for ci, w := range b.concepts {
-			// The concept makes the entry findable, but an entry that
-			// names the term itself ranks first.
-			for _, id := range expand[ci] {
-				b.put(id, conceptConf*w.conf, conceptRank*w.rank)
-			}
-		}
-		b.flush(doc)
+			bs[w].sortVocabulary()
+		})
 	}
-
-	// Vocabulary in byte order (terms with postings only); postings
-	// flattened in the same order.
-	order := make([]int32, 0, len(b.keys))
-	total := 0
-	for id, ps := range b.posts {
-		if len(ps) > 0 {
-			order = append(order, int32(id))
-			total += len(ps)
-		}
-	}
-	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(b.keys[x], b.keys[y]) })
-	n := float64(len(kb.entries))
-	ix.maxIDF = float32(math.Log(1 + (n-1+0.5)/(1+0.5)))
-	ix.terms = make([]string, len(order))
-	ix.start = make([]int32, len(order)+1)
-	ix.idf = make([]float32, len(order))
-	ix.runes = make([][]rune, len(order))
-	ix.rterms = make([]string, len(order))
-	ix.post = make([]posting, 0, total)
-	words := make([]bool, len(order))
-	for i, bid := range order {
-		k := b.keys[bid]
-		ix.terms[i] = k
-		ix.ids[k] = int32(i)
-		ps := b.posts[bid] // in doc order already
-		ix.start[i] = int32(len(ix.post))
-		ix.post = append(ix.post, ps...)
-		df := float64(len(ps))
-		ix.idf[i] = float32(math.Log(1 + (n-df+0.5)/(df+0.5)))
-		ix.runes[i] = []rune(k)
-		ix.rterms[i] = reverseString(ix.runes[i])
-		// Only words take part in fuzzy and partial matching: joined
-		// names ("integrationskonferenzfeldmark") would only add noise.
-		if words[i] = b.natural[bid]; words[i] {
-			ix.sorted = append(ix.sorted, int32(i))
-		}
-	}
-	ix.start[len(order)] = int32(len(ix.post))
-	ix.rsorted = slices.Clone(ix.sorted)
-	slices.SortFunc(ix.rsorted, func(x, y int32) int { return strings.Compare(ix.rterms[x], ix.rterms[y]) })
-	ix.buildDeletes(words)
+	wg.Wait()
+	finish(ix, bs, sh.expand)
 	ix.pool.New = func() any {
 		m := len(ix.entries)
 		return &scratch{
@@ -342,11 +457,289 @@ func newIndex(kb *KB) *index {
 	return ix
 }
 
+// entry indexes one entry.
+func (b *builder) entry(doc int, e *Entry) {
+	sh := b.sh
+	add := func(text string, f field) { b.addText(b.keysOf(text), f, nil) }
+	addMemo := func(text string, f field) {
+		m, ok := b.memo[text]
+		if !ok {
+			m = &memoText{ids: slices.Clone(b.keysOf(text)), join: -1}
+			b.memo[text] = m
+		}
+		b.addText(m.ids, f, &m.join)
+	}
+	add(e.NameDE, fName)
+	for _, l := range b.sortedKeys(e.Title) {
+		add(e.Title[l], fName)
+	}
+	b.langs = appendSortedKeys(b.langs[:0], e.Keywords)
+	for _, l := range b.langs {
+		for _, k := range e.Keywords[l] {
+			add(k, fName)
+		}
+	}
+	add(e.ID, fID)
+	for _, l := range b.sortedKeys(e.Summary) {
+		add(e.Summary[l], fSummary)
+	}
+	for _, l := range b.sortedKeys(e.Details) {
+		add(e.Details[l], fDetails)
+	}
+	addMemo(e.ContactPerson, fPlace)
+	addMemo(e.Role, fPlace)
+	add(e.Address.Street, fAddress)
+	addMemo(e.Address.Postcode, fAddress)
+	for _, p := range e.Postcodes {
+		addMemo(p, fID)
+	}
+	if dist, ok := sh.kb.byID[e.District]; ok && dist != e {
+		addMemo(dist.ID, fPlace)
+		addMemo(dist.NameDE, fPlace)
+		for _, l := range b.sortedKeys(dist.Title) {
+			addMemo(dist.Title[l], fPlace)
+		}
+	}
+	for _, t := range e.Topics {
+		for _, l := range b.sortedKeys(sh.topicNames[t]) {
+			addMemo(sh.topicNames[t][l], fTopic)
+		}
+	}
+	for _, c := range e.Concepts {
+		if ci, ok := sh.conceptIdx[c]; ok {
+			b.mention(ci, fName, true)
+		}
+	}
+	b.flush(doc)
+}
+
+// sortedKeys returns the languages of t in order, in a buffer valid
+// until the next call.
+func (b *builder) sortedKeys(t Text) []string {
+	b.langs = appendSortedKeys(b.langs[:0], t)
+	return b.langs
+}
+
+// sortVocabulary ends a worker's part of the build: it counts the
+// worker's postings per build id and sorts the keys that may become
+// terms (those with postings, and the glossary's) in byte order, so that
+// finish merges the workers' vocabularies without a global sort or map.
+func (b *builder) sortVocabulary() {
+	b.count = make([]int32, len(b.keys))
+	for _, block := range b.posts {
+		for _, p := range block {
+			b.count[p.term]++
+		}
+	}
+	b.sorted = make([]int32, 0, len(b.keys))
+	for id := range int32(len(b.keys)) {
+		if int(id) < b.sh.glossary || b.count[id] > 0 {
+			b.sorted = append(b.sorted, id)
+		}
+	}
+	slices.SortFunc(b.sorted, func(x, y int32) int { return strings.Compare(b.keys[x], b.keys[y]) })
+}
+
+// finish merges the workers' vocabularies and lays out the collected
+// postings as the index: the vocabulary in byte order (terms that find an
+// entry only), postings flattened in the same order, document
+// frequencies, and the tables of fuzzy and partial matching.
+func finish(ix *index, bs []*builder, expand [][]int32) {
+	sh := bs[0].sh
+	// Concept postings, in entry order, and the concepts of each glossary
+	// build id (for the concepts that find an entry).
+	ix.cStart = make([]int32, len(expand)+1)
+	total := 0
+	for _, o := range bs {
+		for _, ps := range o.cposts {
+			total += len(ps)
+		}
+	}
+	ix.cpost = make([]posting, 0, total)
+	inConcepts := make([][]int32, sh.glossary)
+	for ci := range expand {
+		for _, o := range bs {
+			ix.cpost = append(ix.cpost, o.cposts[ci]...)
+			o.cposts[ci] = nil
+		}
+		ix.cStart[ci+1] = int32(len(ix.cpost))
+		if ix.cStart[ci+1] > ix.cStart[ci] {
+			for _, id := range expand[ci] {
+				inConcepts[id] = append(inConcepts[id], int32(ci))
+			}
+		}
+	}
+
+	// Merge the sorted vocabularies: term[w][id] is the term id of worker
+	// w's build id, -1 if the key finds no entry.
+	term := make([][]int32, len(bs))
+	for w, o := range bs {
+		term[w] = make([]int32, len(o.keys))
+		for i := range term[w] {
+			term[w][i] = -1
+		}
+	}
+	heads := make([]int, len(bs))
+	var (
+		count   []int32 // term id -> own postings
+		natural []bool  // term id -> is a word
+		first   []int32 // term id -> glossary build id, or -1
+	)
+	at := make([]int, 0, len(bs)) // workers whose head is the least key
+	for {
+		// The least key at the workers' heads, and who has it.
+		var key string
+		at = at[:0]
+		for w, o := range bs {
+			if h := heads[w]; h < len(o.sorted) {
+				k := o.keys[o.sorted[h]]
+				c := -1
+				if len(at) > 0 {
+					c = strings.Compare(k, key)
+				}
+				switch {
+				case c < 0:
+					key, at = k, append(at[:0], w)
+				case c == 0:
+					at = append(at, w)
+				}
+			}
+		}
+		if len(at) == 0 {
+			break
+		}
+		var n, df int32
+		nat, gid := false, int32(-1)
+		for _, w := range at {
+			o := bs[w]
+			id := o.sorted[heads[w]]
+			n += o.count[id]
+			nat = nat || o.natural[id]
+			if int(id) < sh.glossary {
+				gid = id
+				df += o.cdf[id]
+			}
+		}
+		t := int32(-1)
+		if n > 0 || (gid >= 0 && len(inConcepts[gid]) > 0) {
+			t = int32(len(ix.terms))
+			ix.terms = append(ix.terms, key)
+			count = append(count, n)
+			natural = append(natural, nat)
+			first = append(first, gid)
+			if gid < 0 || len(inConcepts[gid]) == 0 {
+				df = n
+			}
+			ix.df = append(ix.df, df)
+		}
+		for _, w := range at {
+			term[w][bs[w].sorted[heads[w]]] = t
+			heads[w]++
+		}
+	}
+	nt := len(ix.terms)
+	ix.terms = slices.Clip(ix.terms)
+
+	// The rest in two halves that need nothing from each other.
+	var wg sync.WaitGroup
+	wg.Go(func() { ix.layoutPostings(bs, term, count, first, inConcepts) })
+	ix.ids = make(map[string]int32, nt)
+	for t, k := range ix.terms {
+		ix.ids[k] = int32(t)
+	}
+	ix.layoutWords(natural)
+	wg.Wait()
+}
+
+// layoutPostings flattens the workers' postings by term (a counting
+// sort, which keeps the entry order), files the concepts of each term and
+// computes the document frequencies.
+func (ix *index) layoutPostings(bs []*builder, term [][]int32, count, first []int32, inConcepts [][]int32) {
+	nt := len(ix.terms)
+	ix.start = make([]int32, nt+1)
+	for t, n := range count {
+		ix.start[t+1] = ix.start[t] + n
+	}
+	ix.post = make([]posting, ix.start[nt])
+	next := slices.Clone(ix.start[:nt])
+	for w, o := range bs {
+		for _, block := range o.posts {
+			for _, p := range block {
+				t := term[w][p.term]
+				ix.post[next[t]] = p.posting
+				next[t]++
+			}
+		}
+		o.posts = nil
+	}
+
+	ix.tcStart = make([]int32, nt+1)
+	for t, g := range first {
+		n := int32(0)
+		if g >= 0 {
+			n = int32(len(inConcepts[g]))
+		}
+		ix.tcStart[t+1] = ix.tcStart[t] + n
+	}
+	ix.tconc = make([]int32, 0, ix.tcStart[nt])
+	for _, g := range first {
+		if g >= 0 {
+			ix.tconc = append(ix.tconc, inConcepts[g]...)
+		}
+	}
+
+	n := float64(len(ix.entries))
+	ix.maxIDF = float32(math.Log(1 + (n-1+0.5)/(1+0.5)))
+	ix.idf = make([]float32, nt)
+	for t, df := range ix.df {
+		ix.idf[t] = float32(math.Log(1 + (n-float64(df)+0.5)/(float64(df)+0.5)))
+	}
+}
+
+// layoutWords builds the tables of fuzzy and partial matching. Only words
+// take part: joined names ("integrationskonferenzfeldmark") would only add
+// noise. Their runes share one array.
+func (ix *index) layoutWords(natural []bool) {
+	nr := 0
+	for t, nat := range natural {
+		if nat {
+			ix.sorted = append(ix.sorted, int32(t))
+			nr += utf8.RuneCountInString(ix.terms[t])
+		}
+	}
+	all := make([]rune, 0, nr)
+	ix.runes = make([][]rune, len(ix.terms))
+	var rev strings.Builder
+	rev.Grow(4 * nr)
+	for _, t := range ix.sorted {
+		s := len(all)
+		for _, r := range ix.terms[t] {
+			all = append(all, r)
+		}
+		ix.runes[t] = all[s:len(all):len(all)]
+		for i := len(all) - 1; i >= s; i-- {
+			rev.WriteRune(all[i])
+		}
+	}
+	revs := rev.String()
+	ix.rsorted = make([]rword, len(ix.sorted))
+	off := 0
+	for i, t := range ix.sorted {
+		n := len(ix.terms[t])
+		ix.rsorted[i] = rword{rev: revs[off : off+n], term: t}
+		off += n
+	}
+	slices.SortFunc(ix.rsorted, func(x, y rword) int { return strings.Compare(x.rev, y.rev) })
+	ix.buildDeletes()
+}
+
 // addText files the keys of one field of an entry and notes the glossary
 // concepts the field mentions. Short fields (names, keywords) rank lower
 // the more words they have: "Jobcenter" is about the Jobcenter, "Fallmanagement
 // im Jobcenter für Familien" less so.
-func (b *builder) addText(ids []int32, f field) {
+//
+// join, if not nil, caches the build id of the join of a repeated text.
+func (b *builder) addText(ids []int32, f field, join *int32) {
 	if len(ids) == 0 {
 		return
 	}
@@ -357,12 +750,16 @@ func (b *builder) addText(ids []int32, f field) {
 	var content [3]int32
 	nc := 0
 	for i, id := range ids {
-		for _, p := range b.starts[id] {
-			if b.hasPhrase(ids[i:], p.ids) && b.concepts[p.concept].conf < f.conf {
-				b.concepts[p.concept] = field{conf: f.conf, rank: rank}
+		if int(id) >= len(b.sh.starts) {
+			// Not a glossary key: no phrase starts with it.
+		} else {
+			for _, p := range b.sh.starts[id] {
+				if b.hasPhrase(ids[i:], p.ids) {
+					b.mention(p.concept, field{conf: f.conf, rank: rank}, false)
+				}
 			}
 		}
-		if b.stop[id] || !meaningful(b.keys[id]) {
+		if b.stop[id] || b.tiny[id] {
 			continue
 		}
 		b.natural[id] = true
@@ -375,11 +772,21 @@ func (b *builder) addText(ids []int32, f field) {
 	// A short name of two or three words also as one: "Job Centre" is
 	// asked for as "Jobcentre".
 	if f.short && (nc == 2 || nc == 3) {
-		var j strings.Builder
-		for _, id := range content[:nc] {
-			j.WriteString(b.keys[id])
+		var j int32 = -1
+		if join != nil {
+			j = *join
 		}
-		b.put(b.id(j.String()), f.conf*0.9, rank*0.9)
+		if j < 0 {
+			b.join = b.join[:0]
+			for _, id := range content[:nc] {
+				b.join = append(b.join, b.keys[id]...)
+			}
+			j = b.idOf(b.join)
+			if join != nil {
+				*join = j
+			}
+		}
+		b.put(j, f.conf*0.9, rank*0.9)
 	}
 }
 
@@ -402,15 +809,20 @@ func meaningful(k string) bool {
 	return utf8.RuneCountInString(k) >= 2
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
+// appendSortedKeys appends the keys of m to dst and sorts them.
+func appendSortedKeys[V any](dst []string, m map[string]V) []string {
 	for k := range m {
-		ks = append(ks, k)
+		dst = append(dst, k)
 	}
-	sort.Strings(ks)
-	return ks
+	slices.Sort(dst)
+	return dst
 }
 
+func sortedKeys[V any](m map[string]V) []string {
+	return appendSortedKeys(make([]string, 0, len(m)), m)
+}
+
+// reverseString returns the runes of r in reverse order as a string.
 func reverseString(r []rune) string {
 	b := make([]rune, len(r))
 	for i, c := range r {
@@ -428,11 +840,25 @@ func searchKeys(s string) []string {
 	return toks
 }
 
-// Arabic-script affixes removed by stem, longest first.
+// Arabic-script affixes removed by stem, longest first, with their
+// lengths in runes.
 var (
-	arPrefixes = []string{"وال", "بال", "کال", "فال", "لل", "ال"}
-	arSuffixes = []string{"های", "ها", "ات", "ه", "ی"}
+	arPrefixes = affixes("وال", "بال", "کال", "فال", "لل", "ال")
+	arSuffixes = affixes("های", "ها", "ات", "ه", "ی")
 )
+
+type affix struct {
+	s     string
+	runes int
+}
+
+func affixes(ss ...string) []affix {
+	as := make([]affix, len(ss))
+	for i, s := range ss {
+		as[i] = affix{s, utf8.RuneCountInString(s)}
+	}
+	return as
+}
 
 // stem removes the Arabic article and common Arabic/Persian plural and
 // gender endings, so that "الدورة", "دورة" and "دورات" (course, courses)
@@ -440,24 +866,32 @@ var (
 // inflections are matched by shared prefixes at query time. The key keeps
 // at least three letters, so short words are not mangled.
 func stem(t string) string {
-	r, _ := utf8.DecodeRuneInString(t)
-	if r < 0x600 || r > 0x6ff {
-		return t
+	i, j := stemRange([]byte(t))
+	return t[i:j]
+}
+
+// stemRange returns the bounds of the stem of t (see stem) within t; the
+// index stems the bytes of a reused buffer.
+func stemRange(t []byte) (i, j int) {
+	// U+0600 to U+06FF: a lead byte D8 to DB and a continuation byte.
+	if len(t) < 2 || t[0] < 0xd8 || t[0] > 0xdb || t[1]&0xc0 != 0x80 {
+		return 0, len(t)
 	}
-	n := utf8.RuneCountInString(t)
+	n := utf8.RuneCount(t)
+	i, j = 0, len(t)
 	for _, p := range arPrefixes {
-		if pn := utf8.RuneCountInString(p); n-pn >= 3 && strings.HasPrefix(t, p) {
-			t, n = t[len(p):], n-pn
+		if n-p.runes >= 3 && bytes.HasPrefix(t, []byte(p.s)) {
+			i, n = len(p.s), n-p.runes
 			break
 		}
 	}
 	for _, s := range arSuffixes {
-		if sn := utf8.RuneCountInString(s); n-sn >= 3 && strings.HasSuffix(t, s) {
-			t = t[:len(t)-len(s)]
+		if n-s.runes >= 3 && bytes.HasSuffix(t[i:], []byte(s.s)) {
+			j -= len(s.s)
 			break
 		}
 	}
-	return t
+	return i, j
 }
 
 // Search returns up to limit entries matching query, best first. The
@@ -519,22 +953,12 @@ func (ix *index) search(query, lang string, limit int) []Result {
 		}
 		total += w
 		for i, c := range s.cands {
-			ps := ix.post[ix.start[c.term]:ix.start[c.term+1]]
-			if i > 0 && (i >= maxCands || len(ps) > budgetLeft) {
+			n := int(ix.df[c.term])
+			if i > 0 && (i >= maxCands || n > budgetLeft) {
 				continue
 			}
-			budgetLeft -= len(ps)
-			for _, p := range ps {
-				cf, rk := c.quality*p.conf, c.quality*p.rank
-				if !s.inUnit[p.doc] {
-					s.inUnit[p.doc] = true
-					s.unitDocs = append(s.unitDocs, p.doc)
-					s.uc[p.doc], s.ur[p.doc] = cf, rk
-					continue
-				}
-				s.uc[p.doc] = max(s.uc[p.doc], cf)
-				s.ur[p.doc] = max(s.ur[p.doc], rk)
-			}
+			budgetLeft -= n
+			s.collectTerm(ix, c.term, c.quality)
 		}
 		for _, doc := range s.unitDocs {
 			s.tc[doc] += w * s.uc[doc]
@@ -548,16 +972,25 @@ func (ix *index) search(query, lang string, limit int) []Result {
 		s.unitDocs = s.unitDocs[:0]
 	}
 	for _, t := range phrases {
+		// An entry may have the phrase itself and through a concept:
+		// its best rank counts, once.
 		w := phraseShare * ix.idf[t]
-		for _, p := range ix.post[ix.start[t]:ix.start[t+1]] {
-			if s.inAll[p.doc] {
-				s.tr[p.doc] += w * p.rank
+		s.collectTerm(ix, t, 1)
+		for _, doc := range s.unitDocs {
+			if s.inAll[doc] {
+				s.tr[doc] += w * s.ur[doc]
 			}
+			s.inUnit[doc] = false
 		}
+		s.unitDocs = s.unitDocs[:0]
 	}
 
+	// Equal results keep the order of the files, whatever order the
+	// postings were visited in.
 	top := make([]Result, 0, min(limit, len(s.allDocs)))
-	better := func(a, b Result) bool {
+	topDocs := make([]int32, 0, cap(top))
+	better := func(a Result, da int32, i int) bool {
+		b := top[i]
 		if a.Score != b.Score {
 			return a.Score > b.Score
 		}
@@ -566,7 +999,10 @@ func (ix *index) search(query, lang string, limit int) []Result {
 		}
 		_, la := a.Entry.Summary.In(lang)
 		_, lb := b.Entry.Summary.In(lang)
-		return la == lang && lb != lang
+		if (la == lang) != (lb == lang) {
+			return la == lang
+		}
+		return da < topDocs[i]
 	}
 	for _, doc := range s.allDocs {
 		r := Result{
@@ -575,15 +1011,17 @@ func (ix *index) search(query, lang string, limit int) []Result {
 			Confidence: min(1, float64(s.tc[doc]/total)),
 		}
 		s.tc[doc], s.tr[doc], s.inAll[doc] = 0, 0, false
-		if len(top) == limit && !better(r, top[len(top)-1]) {
+		if len(top) == limit && !better(r, doc, len(top)-1) {
 			continue
 		}
-		i := sort.Search(len(top), func(i int) bool { return better(r, top[i]) })
+		i := sort.Search(len(top), func(i int) bool { return better(r, doc, i) })
 		if len(top) < limit {
 			top = append(top, Result{})
+			topDocs = append(topDocs, 0)
 		}
 		copy(top[i+1:], top[i:len(top)-1])
-		top[i] = r
+		copy(topDocs[i+1:], topDocs[i:len(topDocs)-1])
+		top[i], topDocs[i] = r, doc
 	}
 	s.allDocs = s.allDocs[:0]
 	if len(top) == 0 {
@@ -765,9 +1203,9 @@ func (ix *index) partial(u unit, out []cand) []cand {
 	}
 	// Suffixes: the word is the end of a longer term.
 	rev := reverseString(u.runes)
-	i := sort.Search(len(ix.rsorted), func(i int) bool { return ix.rterms[ix.rsorted[i]] >= rev })
-	for got = 0; i < len(ix.rsorted) && got < maxPartial && strings.HasPrefix(ix.rterms[ix.rsorted[i]], rev); i++ {
-		t := ix.rsorted[i]
+	i := sort.Search(len(ix.rsorted), func(i int) bool { return ix.rsorted[i].rev >= rev })
+	for got = 0; i < len(ix.rsorted) && got < maxPartial && strings.HasPrefix(ix.rsorted[i].rev, rev); i++ {
+		t := ix.rsorted[i].term
 		m := len(ix.runes[t])
 		if m == n {
 			continue
@@ -787,15 +1225,16 @@ func abs(x int) int {
 	return x
 }
 
-// buildDeletes fills the SymSpell deletion table for terms that fuzzy
+// buildDeletes fills the SymSpell deletion table for the words that fuzzy
 // matching may reach. Each entry packs a 40-bit hash of a deletion variant
 // with the 24-bit id of its term, so the table is one sorted []uint64;
 // hash collisions only cost an edit-distance check. Terms beyond 2^24
 // are matched exactly only.
-func (ix *index) buildDeletes(words []bool) {
+func (ix *index) buildDeletes() {
 	var table []uint64
-	for t, r := range ix.runes {
-		if t >= 1<<24 || len(r) < 3 || len(r) > maxFuzzyRunes+2 || !hasLetter(r) || !words[t] {
+	for _, t := range ix.sorted {
+		r := ix.runes[t]
+		if t >= 1<<24 || len(r) < 3 || len(r) > maxFuzzyRunes+2 || !hasLetter(r) {
 			continue
 		}
 		forDeletes(r, 2, func(h uint64) { table = append(table, h>>24<<24|uint64(t)) })
