@@ -11,10 +11,11 @@ import (
 )
 
 // BenchmarkLoad10k loads, validates and indexes 10,000 synthetic entries
-// (about 23 MB of YAML in eleven files). Besides ns/op it reports
-// heapMB, the live heap the loaded base keeps after a GC, and cpu-ms/op,
-// the CPU time spent per load, which stays meaningful on a busy machine
-// where wall time does not.
+// (about 23 MB of YAML in thirteen files, ten of them with 1,000 entries
+// each, so files are parsed and decoded in parallel). Besides ns/op it
+// reports heapMB, the live heap the loaded base keeps after a GC, and
+// cpu-ms/op, the CPU time spent per load, which stays meaningful on a
+// busy machine where wall time does not.
 func BenchmarkLoad10k(b *testing.B) {
 	fsys := synth.FS(10000)
 	var kb *knowledge.KB

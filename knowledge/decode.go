@@ -43,31 +43,105 @@ func (d *fdec) pairs(n *yaml.Node, what string, f func(key string, k, v *yaml.No
 		d.errf(n, "%s: expected a mapping (key: value), found %s", what, nodeKind(n))
 		return false
 	}
-	seen := make(map[string]int, len(n.Content)/2)
+	// Most mappings have a few keys, where looking back for a repeated
+	// key is cheaper than building a map for every mapping.
+	var seen map[string]int
+	var few [smallMapping]struct {
+		key  string
+		line int
+	}
+	nfew := 0
+	if len(n.Content) > 2*smallMapping {
+		seen = make(map[string]int, len(n.Content)/2)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" {
 			d.errf(k, "%s: keys must be plain words, found %s", what, nodeKind(k))
 			continue
 		}
-		if first, dup := seen[k.Value]; dup {
+		first, dup := 0, false
+		if seen != nil {
+			first, dup = seen[k.Value]
+		} else {
+			for _, f := range few[:nfew] {
+				if f.key == k.Value {
+					first, dup = f.line, true
+					break
+				}
+			}
+		}
+		if dup {
 			d.errf(k, "%s: %q given twice (first on line %d)", what, k.Value, first)
 			continue
 		}
-		seen[k.Value] = k.Line
+		if seen != nil {
+			seen[k.Value] = k.Line
+		} else {
+			few[nfew].key, few[nfew].line = k.Value, k.Line
+			nfew++
+		}
 		f(k.Value, k, v)
 	}
 	return true
 }
 
+// smallMapping is the number of keys up to which pairs looks for
+// repeated keys without a map.
+const smallMapping = 24
+
 // fields returns the values of mapping n by key, reporting keys not in
 // allowed (with a suggestion for likely typos).
 func (d *fdec) fields(n *yaml.Node, what string, allowed ...string) (map[string]*yaml.Node, bool) {
 	m := make(map[string]*yaml.Node, len(n.Content)/2)
-	ok := d.pairs(n, what, func(key string, k, v *yaml.Node) {
-		for _, a := range allowed {
+	ok := d.matchFields(n, what, allowed, func(i int, v *yaml.Node) { m[allowed[i]] = v })
+	return m, ok
+}
+
+// fieldSet holds the values of the allowed keys of one mapping; unlike
+// the map fields returns it needs no allocation, which counts when
+// decoding tens of thousands of entries.
+type fieldSet struct {
+	allowed []string
+	vals    [maxFields]*yaml.Node
+	n       int // keys present
+}
+
+// maxFields is the most keys a fieldSet can hold (entries have 22).
+const maxFields = 24
+
+// get returns the value of key, or nil if the mapping does not have it.
+func (f *fieldSet) get(key string) *yaml.Node {
+	for i, a := range f.allowed {
+		if a == key {
+			return f.vals[i]
+		}
+	}
+	return nil
+}
+
+// fieldsOf is fields for decoding hot paths: the same checks and
+// problems, the values in a fieldSet.
+func (d *fdec) fieldsOf(n *yaml.Node, what string, allowed ...string) (fieldSet, bool) {
+	if len(allowed) > maxFields {
+		panic("knowledge: fieldsOf with more than maxFields keys")
+	}
+	f := fieldSet{allowed: allowed}
+	ok := d.matchFields(n, what, allowed, func(i int, v *yaml.Node) {
+		f.vals[i] = v
+		f.n++
+	})
+	return f, ok
+}
+
+// matchFields calls set with the index in allowed of each key of
+// mapping n and its value, reporting keys not in allowed (with a
+// suggestion for likely typos).
+func (d *fdec) matchFields(n *yaml.Node, what string, allowed []string, set func(i int, v *yaml.Node)) bool {
+	return d.pairs(n, what, func(key string, k, v *yaml.Node) {
+		for i, a := range allowed {
 			if a == key {
-				m[key] = v
+				set(i, v)
 				return
 			}
 		}
@@ -79,13 +153,21 @@ func (d *fdec) fields(n *yaml.Node, what string, allowed ...string) (map[string]
 		}
 		d.errf(k, "%s", msg)
 	})
-	return m, ok
 }
 
 // require reports each of keys missing from m, at the mapping's line.
 func (d *fdec) require(n *yaml.Node, m map[string]*yaml.Node, what string, keys ...string) {
 	for _, k := range keys {
 		if _, ok := m[k]; !ok {
+			d.errf(n, "%s: missing %s", what, k)
+		}
+	}
+}
+
+// need is require for a fieldSet.
+func (d *fdec) need(n *yaml.Node, f *fieldSet, what string, keys ...string) {
+	for _, k := range keys {
+		if f.get(k) == nil {
 			d.errf(n, "%s: missing %s", what, k)
 		}
 	}
@@ -121,6 +203,15 @@ func (d *fdec) word(n *yaml.Node, what string) (string, bool) {
 }
 
 func (d *fdec) boolean(n *yaml.Node, what string) (bool, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" && n.Style == 0 {
+		// The plain spellings, without yaml.v3's reflection.
+		switch n.Value {
+		case "true", "True", "TRUE":
+			return true, true
+		case "false", "False", "FALSE":
+			return false, true
+		}
+	}
 	var b bool
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
 		d.errf(n, "%s: expected true or false, found %s", what, nodeKind(n))
@@ -139,6 +230,13 @@ func (d *fdec) integer(n *yaml.Node, what string) (int, bool) {
 }
 
 func (d *fdec) number(n *yaml.Node, what string) (float64, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!float" && n.Style == 0 && isDecimal(n.Value) {
+		// Coordinates: yaml.v3 reads these with strconv.ParseFloat too,
+		// after a detour through reflection and a regular expression.
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			return f, true
+		}
+	}
 	var f float64
 	if n.Kind != yaml.ScalarNode || (n.Tag != "!!float" && n.Tag != "!!int") || n.Decode(&f) != nil {
 		d.errf(n, "%s: expected a number, found %s", what, nodeKind(n))
@@ -166,17 +264,22 @@ func (d *fdec) seq(n *yaml.Node, what string, f func(item *yaml.Node)) bool {
 // words decodes a list of single-line texts, reporting repeats.
 func (d *fdec) words(n *yaml.Node, what string) []string {
 	var out []string
-	seen := map[string]bool{}
+	var seen map[string]bool // for long lists; short ones are searched
+	if len(n.Content) > smallMapping {
+		seen = map[string]bool{}
+	}
 	d.seq(n, what, func(c *yaml.Node) {
 		s, ok := d.word(c, what)
 		if !ok {
 			return
 		}
-		if seen[s] {
+		if seen != nil && seen[s] || seen == nil && contains(out, s) {
 			d.errf(c, "%s: %q listed twice", what, s)
 			return
 		}
-		seen[s] = true
+		if seen != nil {
+			seen[s] = true
+		}
 		out = append(out, s)
 	})
 	return out
@@ -223,18 +326,59 @@ func (d *fdec) date(n *yaml.Node, what string) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	t, err := time.ParseInLocation("2006-01-02", s, d.l.loc)
-	if err != nil {
-		d.errf(n, "%s: %q is not a date; write it as 2026-10-15", what, truncate(s, 40))
-		return time.Time{}, false
+	t, ok := quickDate(s, d.l.loc)
+	if !ok || len(s) != 10 {
+		var err error
+		if t, err = time.ParseInLocation("2006-01-02", s, d.l.loc); err != nil {
+			d.errf(n, "%s: %q is not a date; write it as 2026-10-15", what, truncate(s, 40))
+			return time.Time{}, false
+		}
 	}
 	return t, true
+}
+
+// quickDate reads "2006-01-02" and "2006-01-02 15:04" (or with T), the
+// forms dates are written in, the way time.ParseInLocation does; it
+// returns false for anything else, which is then left to
+// time.ParseInLocation (whose failed attempts allocate an error each).
+func quickDate(s string, loc *time.Location) (time.Time, bool) {
+	if len(s) != 10 && len(s) != 16 || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
+	}
+	num := func(s string) int {
+		v := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return -1
+			}
+			v = v*10 + int(s[i]-'0')
+		}
+		return v
+	}
+	y, m, dd := num(s[:4]), num(s[5:7]), num(s[8:10])
+	if y < 0 || m < 1 || m > 12 || dd < 1 || dd > time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return time.Time{}, false
+	}
+	hh, mm := 0, 0
+	if len(s) == 16 {
+		if s[10] != ' ' && s[10] != 'T' || s[13] != ':' {
+			return time.Time{}, false
+		}
+		hh, mm = num(s[11:13]), num(s[14:16])
+		if hh < 0 || hh > 23 || mm < 0 || mm > 59 {
+			return time.Time{}, false
+		}
+	}
+	return time.Date(y, time.Month(m), dd, hh, mm, 0, 0, loc), true
 }
 
 func (d *fdec) dateTime(n *yaml.Node, what string) (time.Time, bool) {
 	s, ok := d.word(n, what)
 	if !ok {
 		return time.Time{}, false
+	}
+	if t, ok := quickDate(s, d.l.loc); ok && len(s) == 16 {
+		return t, true
 	}
 	for _, layout := range [...]string{"2006-01-02 15:04", "2006-01-02T15:04"} {
 		if t, err := time.ParseInLocation(layout, s, d.l.loc); err == nil {
@@ -285,7 +429,7 @@ var dayNames = map[string]time.Weekday{
 
 func (d *fdec) days(n *yaml.Node, what string) []time.Weekday {
 	var out []time.Weekday
-	seen := map[time.Weekday]bool{}
+	var seen [7]bool
 	d.seq(n, what, func(c *yaml.Node) {
 		s, ok := d.word(c, what)
 		if !ok {
@@ -311,22 +455,22 @@ func (d *fdec) days(n *yaml.Node, what string) []time.Weekday {
 
 // slot decodes {days, from, to}.
 func (d *fdec) slot(n *yaml.Node, what string) (Slot, bool) {
-	m, ok := d.fields(n, what, "days", "from", "to")
+	m, ok := d.fieldsOf(n, what, "days", "from", "to")
 	if !ok {
 		return Slot{}, false
 	}
-	d.require(n, m, what, "days", "from", "to")
+	d.need(n, &m, what, "days", "from", "to")
 	var s Slot
-	good := len(m) == 3
-	if v := m["days"]; v != nil {
+	good := m.n == 3
+	if v := m.get("days"); v != nil {
 		s.Days = d.days(v, what+".days")
 		good = good && len(s.Days) > 0
 	}
 	var okF, okT bool
-	if v := m["from"]; v != nil {
+	if v := m.get("from"); v != nil {
 		s.From, okF = d.clock(v, what+".from", false)
 	}
-	if v := m["to"]; v != nil {
+	if v := m.get("to"); v != nil {
 		s.To, okT = d.clock(v, what+".to", true)
 	}
 	if okF && okT && s.From >= s.To {
@@ -456,16 +600,16 @@ func defaultLocation() *time.Location {
 
 func (d *fdec) city(n *yaml.Node) {
 	l := d.l
-	m, ok := d.fields(n, "city", "name", "state", "timezone", "sample", "stale_after_days")
+	m, ok := d.fieldsOf(n, "city", "name", "state", "timezone", "sample", "stale_after_days")
 	if !ok {
 		return
 	}
-	d.require(n, m, "city", "name", "state")
+	d.need(n, &m, "city", "name", "state")
 	c := City{Timezone: "Europe/Berlin", StaleAfterDays: 365}
-	if v := m["name"]; v != nil {
+	if v := m.get("name"); v != nil {
 		c.Name, _ = d.word(v, "city.name")
 	}
-	if v := m["state"]; v != nil {
+	if v := m.get("state"); v != nil {
 		if s, ok := d.word(v, "city.state"); ok {
 			if !ValidState(s) {
 				d.errf(v, "city.state: %q is not a German state code; use one of %s", truncate(s, 10), strings.Join(States(), " "))
@@ -474,7 +618,7 @@ func (d *fdec) city(n *yaml.Node) {
 			}
 		}
 	}
-	if v := m["timezone"]; v != nil {
+	if v := m.get("timezone"); v != nil {
 		if s, ok := d.word(v, "city.timezone"); ok {
 			loc, err := time.LoadLocation(s)
 			if err != nil || s == "Local" {
@@ -485,10 +629,10 @@ func (d *fdec) city(n *yaml.Node) {
 			}
 		}
 	}
-	if v := m["sample"]; v != nil {
+	if v := m.get("sample"); v != nil {
 		c.Sample, _ = d.boolean(v, "city.sample")
 	}
-	if v := m["stale_after_days"]; v != nil {
+	if v := m.get("stale_after_days"); v != nil {
 		if days, ok := d.integer(v, "city.stale_after_days"); ok {
 			if days < 1 || days > 3650 {
 				d.errf(v, "city.stale_after_days: %d is out of range (1 to 3650)", days)
@@ -503,13 +647,13 @@ func (d *fdec) city(n *yaml.Node) {
 }
 
 func (d *fdec) topic(n *yaml.Node) {
-	m, ok := d.fields(n, "topic", "id", "name")
+	m, ok := d.fieldsOf(n, "topic", "id", "name")
 	if !ok {
 		return
 	}
-	d.require(n, m, "topic", "id", "name")
+	d.need(n, &m, "topic", "id", "name")
 	t := Topic{Pos: d.pos(n)}
-	if v := m["id"]; v != nil {
+	if v := m.get("id"); v != nil {
 		if s, ok := d.word(v, "topic.id"); ok {
 			if msg := checkTermID(s); msg != "" {
 				d.errf(v, "topic.id: %s", msg)
@@ -517,7 +661,7 @@ func (d *fdec) topic(n *yaml.Node) {
 			t.ID = s
 		}
 	}
-	if v := m["name"]; v != nil {
+	if v := m.get("name"); v != nil {
 		t.Name = d.text(v, "topic.name")
 		if v.Kind == yaml.MappingNode && t.Name["de"] == "" {
 			d.errf(v, "topic.name: missing de")
@@ -529,13 +673,13 @@ func (d *fdec) topic(n *yaml.Node) {
 }
 
 func (d *fdec) concept(n *yaml.Node) {
-	m, ok := d.fields(n, "glossary concept", "id", "terms")
+	m, ok := d.fieldsOf(n, "glossary concept", "id", "terms")
 	if !ok {
 		return
 	}
-	d.require(n, m, "glossary concept", "id", "terms")
+	d.need(n, &m, "glossary concept", "id", "terms")
 	c := Concept{Pos: d.pos(n)}
-	if v := m["id"]; v != nil {
+	if v := m.get("id"); v != nil {
 		if s, ok := d.word(v, "glossary.id"); ok {
 			if msg := checkTermID(s); msg != "" {
 				d.errf(v, "glossary.id: %s", msg)
@@ -543,7 +687,7 @@ func (d *fdec) concept(n *yaml.Node) {
 			c.ID = s
 		}
 	}
-	if v := m["terms"]; v != nil {
+	if v := m.get("terms"); v != nil {
 		c.Terms = d.terms(v, "terms")
 		if v.Kind == yaml.MappingNode && len(c.Terms) == 0 {
 			d.errf(v, "terms: no terms given")
@@ -564,13 +708,13 @@ var entryFields = []string{
 var Roles = []string{"quartiermanager", "coordinator", "case_manager", "housing", "school", "volunteer_coordinator"}
 
 func (d *fdec) entry(n *yaml.Node) *Entry {
-	m, ok := d.fields(n, "entry", entryFields...)
+	m, ok := d.fieldsOf(n, "entry", entryFields...)
 	if !ok {
 		return nil
 	}
 	e := &Entry{Pos: d.pos(n)}
-	d.require(n, m, "entry", "id", "kind", "name_de", "summary", "last_checked", "owner")
-	if v := m["id"]; v != nil {
+	d.need(n, &m, "entry", "id", "kind", "name_de", "summary", "last_checked", "owner")
+	if v := m.get("id"); v != nil {
 		if s, ok := d.word(v, "id"); ok {
 			if msg := checkEntryID(s); msg != "" {
 				d.errf(v, "id: %s", msg)
@@ -578,7 +722,7 @@ func (d *fdec) entry(n *yaml.Node) *Entry {
 			e.ID = s
 		}
 	}
-	if v := m["kind"]; v != nil {
+	if v := m.get("kind"); v != nil {
 		if s, ok := d.word(v, "kind"); ok {
 			e.Kind = Kind(s)
 			if !validKind(e.Kind) {
@@ -586,10 +730,10 @@ func (d *fdec) entry(n *yaml.Node) *Entry {
 			}
 		}
 	}
-	if v := m["name_de"]; v != nil {
+	if v := m.get("name_de"); v != nil {
 		e.NameDE, _ = d.word(v, "name_de")
 	}
-	if v := m["title"]; v != nil {
+	if v := m.get("title"); v != nil {
 		e.Title = d.text(v, "title")
 		for lang, s := range e.Title {
 			if strings.ContainsAny(s, "\r\n") {
@@ -597,7 +741,7 @@ func (d *fdec) entry(n *yaml.Node) *Entry {
 			}
 		}
 	}
-	if v := m["summary"]; v != nil {
+	if v := m.get("summary"); v != nil {
 		e.Summary = d.text(v, "summary")
 		if v.Kind == yaml.MappingNode {
 			for _, lang := range [...]string{"de", "en"} {
@@ -607,49 +751,49 @@ func (d *fdec) entry(n *yaml.Node) *Entry {
 			}
 		}
 	}
-	if v := m["details"]; v != nil {
+	if v := m.get("details"); v != nil {
 		e.Details = d.text(v, "details")
 	}
-	if v := m["address"]; v != nil {
+	if v := m.get("address"); v != nil {
 		e.Address = d.address(v)
 	}
-	if v := m["geo"]; v != nil {
+	if v := m.get("geo"); v != nil {
 		e.Geo = d.geo(v, "geo")
 	}
-	if v := m["hours"]; v != nil {
+	if v := m.get("hours"); v != nil {
 		e.Hours = d.hours(v)
 	}
-	if v := m["contact"]; v != nil {
+	if v := m.get("contact"); v != nil {
 		e.Contact = d.contact(v)
 	}
-	if v := m["languages"]; v != nil {
+	if v := m.get("languages"); v != nil {
 		e.Languages = d.words(v, "languages")
 		d.checkLangList(v, e.Languages, "languages")
 	}
-	if v := m["district"]; v != nil {
+	if v := m.get("district"); v != nil {
 		if s, ok := d.word(v, "district"); ok {
 			e.District = s
 			d.l.refs = append(d.l.refs, ref{pos: d.pos(v), field: "district", id: s, from: e.ID})
 		}
 	}
-	if v := m["topics"]; v != nil {
+	if v := m.get("topics"); v != nil {
 		e.Topics = d.words(v, "topics")
 		d.addRefs(v, "topics", e.ID)
 	}
-	if v := m["keywords"]; v != nil {
+	if v := m.get("keywords"); v != nil {
 		e.Keywords = d.terms(v, "keywords")
 	}
-	if v := m["concepts"]; v != nil {
+	if v := m.get("concepts"); v != nil {
 		e.Concepts = d.words(v, "concepts")
 		d.addRefs(v, "concepts", e.ID)
 	}
-	if v := m["last_checked"]; v != nil {
+	if v := m.get("last_checked"); v != nil {
 		e.LastChecked, _ = d.date(v, "last_checked")
 	}
-	if v := m["owner"]; v != nil {
+	if v := m.get("owner"); v != nil {
 		e.Owner, _ = d.word(v, "owner")
 	}
-	if v := m["role"]; v != nil {
+	if v := m.get("role"); v != nil {
 		if s, ok := d.word(v, "role"); ok {
 			e.Role = s
 			if !contains(Roles, s) {
@@ -660,10 +804,10 @@ func (d *fdec) entry(n *yaml.Node) *Entry {
 			}
 		}
 	}
-	if v := m["contact_person"]; v != nil {
+	if v := m.get("contact_person"); v != nil {
 		e.ContactPerson, _ = d.word(v, "contact_person")
 	}
-	if v := m["postcodes"]; v != nil {
+	if v := m.get("postcodes"); v != nil {
 		e.Postcodes = d.words(v, "postcodes")
 		for i, p := range e.Postcodes {
 			if !isPostcode(p) {
@@ -674,13 +818,13 @@ func (d *fdec) entry(n *yaml.Node) *Entry {
 			d.errf(v, "postcodes: only district entries have postcodes")
 		}
 	}
-	if v := m["streets"]; v != nil {
+	if v := m.get("streets"); v != nil {
 		e.Streets = d.words(v, "streets")
 		if e.Kind != "" && e.Kind != KindDistrict {
 			d.errf(v, "streets: only district entries have streets")
 		}
 	}
-	if v := m["event"]; v != nil {
+	if v := m.get("event"); v != nil {
 		if e.Kind != "" && e.Kind != KindEvent {
 			d.errf(v, "event: only entries of kind event have event dates")
 		}
@@ -728,14 +872,14 @@ func (d *fdec) checkLangList(n *yaml.Node, langs []string, what string) {
 
 func (d *fdec) address(n *yaml.Node) Address {
 	var a Address
-	m, ok := d.fields(n, "address", "street", "postcode", "city")
+	m, ok := d.fieldsOf(n, "address", "street", "postcode", "city")
 	if !ok {
 		return a
 	}
-	if v := m["street"]; v != nil {
+	if v := m.get("street"); v != nil {
 		a.Street, _ = d.word(v, "address.street")
 	}
-	if v := m["postcode"]; v != nil {
+	if v := m.get("postcode"); v != nil {
 		if s, ok := d.word(v, "address.postcode"); ok {
 			a.Postcode = s
 			if !isPostcode(s) {
@@ -743,27 +887,27 @@ func (d *fdec) address(n *yaml.Node) Address {
 			}
 		}
 	}
-	if v := m["city"]; v != nil {
+	if v := m.get("city"); v != nil {
 		a.City, _ = d.word(v, "address.city")
 	}
 	return a
 }
 
 func (d *fdec) geo(n *yaml.Node, what string) *Point {
-	m, ok := d.fields(n, what, "lat", "lon")
+	m, ok := d.fieldsOf(n, what, "lat", "lon")
 	if !ok {
 		return nil
 	}
-	d.require(n, m, what, "lat", "lon")
+	d.need(n, &m, what, "lat", "lon")
 	var p Point
 	var okLat, okLon bool
-	if v := m["lat"]; v != nil {
+	if v := m.get("lat"); v != nil {
 		if p.Lat, okLat = d.number(v, what+".lat"); okLat && (p.Lat < -90 || p.Lat > 90) {
 			d.errf(v, "%s.lat: %v is not a latitude (-90 to 90)", what, p.Lat)
 			okLat = false
 		}
 	}
-	if v := m["lon"]; v != nil {
+	if v := m.get("lon"); v != nil {
 		if p.Lon, okLon = d.number(v, what+".lon"); okLon && (p.Lon < -180 || p.Lon > 180) {
 			d.errf(v, "%s.lon: %v is not a longitude (-180 to 180)", what, p.Lon)
 			okLon = false
@@ -777,11 +921,11 @@ func (d *fdec) geo(n *yaml.Node, what string) *Point {
 
 func (d *fdec) contact(n *yaml.Node) Contact {
 	var c Contact
-	m, ok := d.fields(n, "contact", "phone", "email", "website")
+	m, ok := d.fieldsOf(n, "contact", "phone", "email", "website")
 	if !ok {
 		return c
 	}
-	if v := m["phone"]; v != nil {
+	if v := m.get("phone"); v != nil {
 		if s, ok := d.word(v, "contact.phone"); ok {
 			c.Phone = s
 			if msg := checkPhone(s); msg != "" {
@@ -789,7 +933,7 @@ func (d *fdec) contact(n *yaml.Node) Contact {
 			}
 		}
 	}
-	if v := m["email"]; v != nil {
+	if v := m.get("email"); v != nil {
 		if s, ok := d.word(v, "contact.email"); ok {
 			c.Email = s
 			if msg := checkEmail(s); msg != "" {
@@ -797,7 +941,7 @@ func (d *fdec) contact(n *yaml.Node) Contact {
 			}
 		}
 	}
-	if v := m["website"]; v != nil {
+	if v := m.get("website"); v != nil {
 		if s, ok := d.word(v, "contact.website"); ok {
 			c.Website = s
 			if msg := checkURL(s); msg != "" {
@@ -809,27 +953,27 @@ func (d *fdec) contact(n *yaml.Node) Contact {
 }
 
 func (d *fdec) hours(n *yaml.Node) *Hours {
-	m, ok := d.fields(n, "hours", "weekly", "appointment_only", "closed_on_holidays", "exceptions", "note")
+	m, ok := d.fieldsOf(n, "hours", "weekly", "appointment_only", "closed_on_holidays", "exceptions", "note")
 	if !ok {
 		return nil
 	}
 	h := &Hours{ClosedOnHolidays: true}
-	if v := m["weekly"]; v != nil {
+	if v := m.get("weekly"); v != nil {
 		d.seq(v, "hours.weekly", func(c *yaml.Node) {
 			if s, ok := d.slot(c, "hours.weekly"); ok {
 				h.Weekly = append(h.Weekly, s)
 			}
 		})
 	}
-	if v := m["appointment_only"]; v != nil {
+	if v := m.get("appointment_only"); v != nil {
 		h.AppointmentOnly, _ = d.boolean(v, "hours.appointment_only")
 	}
-	if v := m["closed_on_holidays"]; v != nil {
+	if v := m.get("closed_on_holidays"); v != nil {
 		if b, ok := d.boolean(v, "hours.closed_on_holidays"); ok {
 			h.ClosedOnHolidays = b
 		}
 	}
-	if v := m["exceptions"]; v != nil {
+	if v := m.get("exceptions"); v != nil {
 		seen := map[time.Time]int{}
 		d.seq(v, "hours.exceptions", func(c *yaml.Node) {
 			x, ok := d.exception(c)
@@ -845,7 +989,7 @@ func (d *fdec) hours(n *yaml.Node) *Hours {
 		})
 		sort.Slice(h.Exceptions, func(i, j int) bool { return h.Exceptions[i].Date.Before(h.Exceptions[j].Date) })
 	}
-	if v := m["note"]; v != nil {
+	if v := m.get("note"); v != nil {
 		h.Note = d.text(v, "hours.note")
 	}
 	return h
@@ -854,26 +998,26 @@ func (d *fdec) hours(n *yaml.Node) *Hours {
 func (d *fdec) exception(n *yaml.Node) (Exception, bool) {
 	const what = "hours.exceptions"
 	var x Exception
-	m, ok := d.fields(n, what, "date", "closed", "from", "to", "note")
+	m, ok := d.fieldsOf(n, what, "date", "closed", "from", "to", "note")
 	if !ok {
 		return x, false
 	}
-	d.require(n, m, what, "date")
+	d.need(n, &m, what, "date")
 	good := true
-	if v := m["date"]; v != nil {
+	if v := m.get("date"); v != nil {
 		var ok bool
 		x.Date, ok = d.date(v, what+".date")
 		good = good && ok
 	} else {
 		good = false
 	}
-	if v := m["closed"]; v != nil {
+	if v := m.get("closed"); v != nil {
 		var ok bool
 		x.Closed, ok = d.boolean(v, what+".closed")
 		good = good && ok
 	}
-	_, hasFrom := m["from"]
-	_, hasTo := m["to"]
+	hasFrom := m.get("from") != nil
+	hasTo := m.get("to") != nil
 	switch {
 	case x.Closed && (hasFrom || hasTo):
 		d.errf(n, "%s: closed: true together with from/to; give one or the other", what)
@@ -883,15 +1027,15 @@ func (d *fdec) exception(n *yaml.Node) (Exception, bool) {
 		good = false
 	case !x.Closed:
 		var okF, okT bool
-		x.From, okF = d.clock(m["from"], what+".from", false)
-		x.To, okT = d.clock(m["to"], what+".to", true)
+		x.From, okF = d.clock(m.get("from"), what+".from", false)
+		x.To, okT = d.clock(m.get("to"), what+".to", true)
 		if okF && okT && x.From >= x.To {
 			d.errf(n, "%s: from %s is not before to %s", what, fmtClock(x.From), fmtClock(x.To))
 			good = false
 		}
 		good = good && okF && okT
 	}
-	if v := m["note"]; v != nil {
+	if v := m.get("note"); v != nil {
 		x.Note = d.text(v, what+".note")
 	}
 	return x, good
@@ -901,12 +1045,12 @@ func (d *fdec) exception(n *yaml.Node) (Exception, bool) {
 var Audiences = []Audience{AudienceRefugees, AudienceVolunteers, AudienceEverybody}
 
 func (d *fdec) event(n *yaml.Node, id string) *Event {
-	m, ok := d.fields(n, "event", "audience", "registration", "venue", "dates", "weekly", "from", "until", "cancelled", "changed")
+	m, ok := d.fieldsOf(n, "event", "audience", "registration", "venue", "dates", "weekly", "from", "until", "cancelled", "changed")
 	if !ok {
 		return nil
 	}
 	ev := &Event{}
-	if v := m["audience"]; v != nil {
+	if v := m.get("audience"); v != nil {
 		for i, s := range d.words(v, "event.audience") {
 			a := Audience(s)
 			ok := false
@@ -920,7 +1064,7 @@ func (d *fdec) event(n *yaml.Node, id string) *Event {
 			ev.Audience = append(ev.Audience, a)
 		}
 	}
-	if v := m["registration"]; v != nil {
+	if v := m.get("registration"); v != nil {
 		if s, ok := d.word(v, "event.registration"); ok {
 			ev.Registration = s
 			if msg := checkURL(s); msg != "" {
@@ -928,28 +1072,28 @@ func (d *fdec) event(n *yaml.Node, id string) *Event {
 			}
 		}
 	}
-	if v := m["venue"]; v != nil {
+	if v := m.get("venue"); v != nil {
 		if s, ok := d.word(v, "event.venue"); ok {
 			ev.Venue = s
 			d.l.refs = append(d.l.refs, ref{pos: d.pos(v), field: "venue", id: s, from: id})
 		}
 	}
-	if v := m["dates"]; v != nil {
+	if v := m.get("dates"); v != nil {
 		d.seq(v, "event.dates", func(c *yaml.Node) {
-			mm, ok := d.fields(c, "event.dates", "start", "end", "note")
+			mm, ok := d.fieldsOf(c, "event.dates", "start", "end", "note")
 			if !ok {
 				return
 			}
-			d.require(c, mm, "event.dates", "start", "end")
+			d.need(c, &mm, "event.dates", "start", "end")
 			var o Occurrence
 			var okS, okE bool
-			if x := mm["start"]; x != nil {
+			if x := mm.get("start"); x != nil {
 				o.Start, okS = d.dateTime(x, "event.dates.start")
 			}
-			if x := mm["end"]; x != nil {
+			if x := mm.get("end"); x != nil {
 				o.End, okE = d.dateTime(x, "event.dates.end")
 			}
-			if x := mm["note"]; x != nil {
+			if x := mm.get("note"); x != nil {
 				o.Note = d.text(x, "event.dates.note")
 			}
 			if okS && okE && !o.Start.Before(o.End) {
@@ -962,32 +1106,32 @@ func (d *fdec) event(n *yaml.Node, id string) *Event {
 		})
 		sort.SliceStable(ev.Dates, func(i, j int) bool { return ev.Dates[i].Start.Before(ev.Dates[j].Start) })
 	}
-	if v := m["weekly"]; v != nil {
+	if v := m.get("weekly"); v != nil {
 		d.seq(v, "event.weekly", func(c *yaml.Node) {
 			if s, ok := d.slot(c, "event.weekly"); ok {
 				ev.Weekly = append(ev.Weekly, s)
 			}
 		})
 	}
-	if v := m["from"]; v != nil {
+	if v := m.get("from"); v != nil {
 		ev.From, _ = d.date(v, "event.from")
 	}
-	if v := m["until"]; v != nil {
+	if v := m.get("until"); v != nil {
 		ev.Until, _ = d.date(v, "event.until")
 	}
 	if !ev.From.IsZero() && !ev.Until.IsZero() && ev.Until.Before(ev.From) {
-		d.errf(m["until"], "event.until: %s is before from %s", ev.Until.Format("2006-01-02"), ev.From.Format("2006-01-02"))
+		d.errf(m.get("until"), "event.until: %s is before from %s", ev.Until.Format("2006-01-02"), ev.From.Format("2006-01-02"))
 	}
-	_, hasWeekly := m["weekly"]
+	hasWeekly := m.get("weekly") != nil
 	if !hasWeekly {
 		for _, k := range [...]string{"from", "until", "cancelled", "changed"} {
-			if v := m[k]; v != nil {
+			if v := m.get(k); v != nil {
 				d.errf(v, "event.%s: only applies to a weekly recurrence, and this event has no weekly:", k)
 			}
 		}
 	}
 	nonEmpty := func(k string) bool {
-		v := m[k]
+		v := m.get(k)
 		return v != nil && (v.Kind != yaml.SequenceNode || len(v.Content) > 0)
 	}
 	if !nonEmpty("dates") && !nonEmpty("weekly") {
@@ -995,7 +1139,7 @@ func (d *fdec) event(n *yaml.Node, id string) *Event {
 	}
 
 	cancelled := map[time.Time]int{}
-	if v := m["cancelled"]; v != nil && hasWeekly {
+	if v := m.get("cancelled"); v != nil && hasWeekly {
 		d.seq(v, "event.cancelled", func(c *yaml.Node) {
 			t, ok := d.date(c, "event.cancelled")
 			if !ok {
@@ -1013,26 +1157,26 @@ func (d *fdec) event(n *yaml.Node, id string) *Event {
 		})
 		sort.Slice(ev.Cancelled, func(i, j int) bool { return ev.Cancelled[i].Before(ev.Cancelled[j]) })
 	}
-	if v := m["changed"]; v != nil && hasWeekly {
+	if v := m.get("changed"); v != nil && hasWeekly {
 		changed := map[time.Time]int{}
 		d.seq(v, "event.changed", func(c *yaml.Node) {
-			mm, ok := d.fields(c, "event.changed", "date", "start", "end", "note")
+			mm, ok := d.fieldsOf(c, "event.changed", "date", "start", "end", "note")
 			if !ok {
 				return
 			}
-			d.require(c, mm, "event.changed", "date", "start", "end")
+			d.need(c, &mm, "event.changed", "date", "start", "end")
 			var ch Change
 			var okD, okS, okE bool
-			if x := mm["date"]; x != nil {
+			if x := mm.get("date"); x != nil {
 				ch.Date, okD = d.date(x, "event.changed.date")
 			}
-			if x := mm["start"]; x != nil {
+			if x := mm.get("start"); x != nil {
 				ch.Start, okS = d.dateTime(x, "event.changed.start")
 			}
-			if x := mm["end"]; x != nil {
+			if x := mm.get("end"); x != nil {
 				ch.End, okE = d.dateTime(x, "event.changed.end")
 			}
-			if x := mm["note"]; x != nil {
+			if x := mm.get("note"); x != nil {
 				ch.Note = d.text(x, "event.changed.note")
 			}
 			if okS && okE && !ch.Start.Before(ch.End) {
@@ -1052,7 +1196,7 @@ func (d *fdec) event(n *yaml.Node, id string) *Event {
 				return
 			}
 			if msg := ev.notRecurrenceDate(ch.Date); msg != "" {
-				d.errf(mm["date"], "event.changed: %s", msg)
+				d.errf(mm.get("date"), "event.changed: %s", msg)
 			}
 			ev.Changed = append(ev.Changed, ch)
 		})

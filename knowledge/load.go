@@ -261,19 +261,25 @@ func (l *loader) parseFile(fsys fs.FS, name string) (root *yaml.Node) {
 		l.add(name, line, "more than one YAML document (---) in one file; split it into several files")
 		return nil
 	}
-	// Unmarshal parses from memory, markedly faster than a Decoder
-	// reading through its buffer; it reads only the first document,
-	// which is why secondDocument looks for more.
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		l.addYAMLError(name, err)
-		return nil
+	// fastYAML builds the tree for files in the plain subset curators
+	// write (most of the load time is parsing); for anything else, and
+	// for every error message, yaml.Unmarshal decides. It parses from
+	// memory, markedly faster than a Decoder reading through its buffer,
+	// and reads only the first document, which is why secondDocument
+	// looks for more.
+	doc := fastYAML(data)
+	if doc == nil {
+		doc = new(yaml.Node)
+		if err := yaml.Unmarshal(data, doc); err != nil {
+			l.addYAMLError(name, err)
+			return nil
+		}
 	}
 	if doc.Kind == 0 {
 		l.add(name, 0, "file has no content (only comments)")
 		return nil
 	}
-	if !l.checkTree(name, &doc) {
+	if !l.checkTree(name, doc) {
 		return nil
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
@@ -313,11 +319,23 @@ func readCapped(fsys fs.FS, name string) ([]byte, error) {
 		}
 		size = st.Size() + 1 // one more byte lets Read report EOF without growing
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	_, err = buf.ReadFrom(io.LimitReader(f, MaxFileSize+1))
-	data := buf.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read: %s", describeFSError(err))
+	// Read into a buffer of the known size, as os.ReadFile does: a
+	// bytes.Buffer would double itself once the file fills it, as it
+	// wants room for 512 more bytes before each read.
+	data := make([]byte, 0, size)
+	r := io.LimitReader(f, MaxFileSize+1)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)] // the file grew since Stat
+		}
+		n, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cannot read: %s", describeFSError(err))
+		}
 	}
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("file is too large (more than %d bytes)", MaxFileSize)
