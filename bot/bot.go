@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lotse-bot/lotse/bot/monitor"
 	"github.com/lotse-bot/lotse/i18n"
 	"github.com/lotse-bot/lotse/knowledge"
 )
@@ -63,6 +64,44 @@ type Config struct {
 	// wait for an answer before the assignee is reminded, and as long
 	// again before it escalates (default 3).
 	ClaimWorkingDays, AnswerWorkingDays int
+	// Outbox, if set, queues the messages about tickets (to staff and to
+	// requesters) durably; RunOutbox delivers them. Nil: they are sent
+	// directly and a failed one waits for the escalation job.
+	Outbox Outbox
+	// Tokens, if set, stores the opaque tokens of ticket buttons (see
+	// token.go). Nil: ticket buttons carry the action and reference.
+	Tokens TokenStore
+	// ClaimLease is how long a claim on an update keeps redeliveries
+	// out while it is handled (default DefaultClaimLease); it must exceed
+	// the time a reply takes, or a slow reply may be sent twice. Used
+	// with stores that implement UpdateClaimer.
+	ClaimLease time.Duration
+	// Flood limits how many updates one user may send (see FloodLimit;
+	// default DefaultFloodLimit).
+	Flood FloodLimit
+	// Reminders stores event subscriptions ("Remind me", /subscriptions);
+	// nil: the reminder buttons are not offered.
+	Reminders Reminders
+	// WhatsOn lists event dates for /events (remind.WhatsOn, adapted);
+	// nil: /events answers that the listing is unavailable.
+	WhatsOn WhatsOnFunc
+	// Monitor receives the anonymous indicators and serves /report; nil:
+	// nothing is counted and /report is unavailable. Recording never
+	// delays or fails a reply.
+	Monitor monitor.Store
+	// ReportThreshold is the smallest count /report shows (default
+	// monitor.DefaultThreshold).
+	ReportThreshold int
+	// BotName is the bot's Telegram username, for the invitation links
+	// /invite makes (without it, /invite gives the start command).
+	BotName string
+	// CalendarURL is the public base URL of the calendar feeds (e.g.
+	// "https://lotse.example.org/calendar/"); "" hides the feed link.
+	CalendarURL string
+	// Broadcasts, if set, lets coordinators send announcements with
+	// /broadcast (package broadcast, adapted); nil: /broadcast is
+	// unavailable.
+	Broadcasts Broadcaster
 }
 
 // Bot is Lotse's conversation logic. It is safe for concurrent use: all
@@ -71,6 +110,8 @@ type Bot struct {
 	cfg Config
 	now func() time.Time
 	log *slog.Logger
+	// flood is the per-user inbound limit (flood.go).
+	flood *floodLimiter
 }
 
 // New checks cfg, fills in defaults and returns a Bot.
@@ -119,8 +160,14 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.AnswerWorkingDays <= 0 {
 		cfg.AnswerWorkingDays = DefaultAnswerWorkingDays
 	}
+	if cfg.ReportThreshold < 1 {
+		cfg.ReportThreshold = monitor.DefaultThreshold
+	}
 	cfg.UserKeySecret = slices.Clone(cfg.UserKeySecret)
-	return &Bot{cfg: cfg, now: cfg.Now, log: cfg.Logger}, nil
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = DefaultClaimLease
+	}
+	return &Bot{cfg: cfg, now: cfg.Now, log: cfg.Logger, flood: newFloodLimiter(cfg.Flood)}, nil
 }
 
 // UserKey returns the pseudonymous store key of a Telegram user id: the
@@ -167,6 +214,7 @@ type turn struct {
 	s, orig   Session
 	loaded    bool // the session came from the store (not new, not failed)
 	storeDown bool // loading the session failed: do not overwrite it
+	claimed   bool // the turn holds the update's claim (UpdateClaimer)
 	forgotten bool // the user asked to be forgotten: save nothing
 	lang      string
 	askLang   bool // the user's language is unknown: ask for it
@@ -196,9 +244,16 @@ func (t *turn) run() error {
 		return nil
 	}
 	t.user = t.b.UserKey(in.UserID)
-	if !t.begin() {
+	if t.limited() {
+		return t.send()
+	}
+	switch t.begin() {
+	case ClaimDone:
 		t.outcome = "duplicate"
 		return nil
+	case ClaimBusy:
+		t.outcome = "in_progress"
+		return fmt.Errorf("bot: update %d: %w", in.UpdateID, ErrInProgress)
 	}
 	t.dispatch()
 	if t.in.Kind == InCallback {
@@ -208,8 +263,11 @@ func (t *turn) run() error {
 		t.release()
 		return err
 	}
-	t.saveSession()
+	t.finish()
 	t.runAfter()
+	if !t.forgotten {
+		t.b.recordActive(t.ctx, t.user, t.now)
+	}
 	return nil
 }
 
@@ -226,17 +284,39 @@ func (t *turn) runAfter() {
 // reply that did go out may then be sent twice; that is better than none.
 func (t *turn) release() {
 	if r, ok := t.b.cfg.Store.(UpdateReleaser); ok {
-		if err := r.ReleaseUpdate(t.ctx, t.in.UpdateID); err != nil {
+		// The reply often failed because the context ended; the release
+		// must still happen. If it fails too, a claim expires with its
+		// lease, but a one-phase FirstSeen record drops the redelivery.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), releaseTimeout)
+		defer cancel()
+		if err := r.ReleaseUpdate(ctx, t.in.UpdateID); err != nil {
 			t.warn("release update failed", err)
 		}
 	}
 }
 
 // begin drops repeated deliveries and loads the user's session, in one
-// store round trip where the store offers it. It reports false for a
-// duplicate update.
-func (t *turn) begin() bool {
+// store round trip where the store offers it. It reports ClaimDone for a
+// duplicate update and ClaimBusy for one being handled elsewhere (or by
+// a handler that died, until its lease expires). Stores without
+// UpdateClaimer mark the update done here, before the reply.
+func (t *turn) begin() Claim {
 	store, ttl := t.b.cfg.Store, t.b.cfg.DedupeTTL
+	if c, ok := store.(UpdateClaimer); ok {
+		claim, s, err := c.BeginClaim(t.ctx, t.in.UpdateID, t.b.cfg.ClaimLease, t.user)
+		switch {
+		case err != nil:
+			// Answering twice is better than not answering at all.
+			t.warn("begin failed", err)
+			t.useSession(Session{}, false, true)
+			return ClaimNew
+		case claim != ClaimNew:
+			return claim
+		}
+		t.claimed = true
+		t.useSession(s, !s.Updated.IsZero(), false)
+		return ClaimNew
+	}
 	if sb, ok := store.(SessionBeginner); ok {
 		fresh, s, err := sb.Begin(t.ctx, t.in.UpdateID, ttl, t.user)
 		switch {
@@ -245,17 +325,17 @@ func (t *turn) begin() bool {
 			t.warn("begin failed", err)
 			t.useSession(Session{}, false, true)
 		case !fresh:
-			return false
+			return ClaimDone
 		default:
 			t.useSession(s, !s.Updated.IsZero(), false)
 		}
-		return true
+		return ClaimNew
 	}
 	fresh, err := store.FirstSeen(t.ctx, t.in.UpdateID, ttl)
 	if err != nil {
 		t.warn("dedupe failed", err)
 	} else if !fresh {
-		return false
+		return ClaimDone
 	}
 	s, err := store.Session(t.ctx, t.user)
 	switch {
@@ -267,7 +347,7 @@ func (t *turn) begin() bool {
 		t.warn("session load failed", err)
 		t.useSession(Session{}, false, true)
 	}
-	return true
+	return ClaimNew
 }
 
 // useSession adopts s as the turn's session and settles the language.
@@ -293,17 +373,27 @@ func (t *turn) useSession(s Session, loaded, down bool) {
 }
 
 func (t *turn) saveSession() {
-	if t.storeDown || t.forgotten {
+	s, ok := t.sessionToSave()
+	if !ok {
 		return
+	}
+	if err := t.b.cfg.Store.SaveSession(t.ctx, t.user, s, t.b.cfg.SessionTTL); err != nil {
+		t.warn("session save failed", err)
+	}
+}
+
+// sessionToSave returns the session to store at the end of the turn, if
+// it is to be stored.
+func (t *turn) sessionToSave() (Session, bool) {
+	if t.storeDown || t.forgotten {
+		return Session{}, false
 	}
 	// Unchanged sessions are saved at most daily, only to renew their TTL.
 	if sameSession(t.s, t.orig) && t.loaded && t.now.Sub(t.orig.Updated) < 24*time.Hour {
-		return
+		return Session{}, false
 	}
 	t.s.Updated = t.now
-	if err := t.b.cfg.Store.SaveSession(t.ctx, t.user, t.s, t.b.cfg.SessionTTL); err != nil {
-		t.warn("session save failed", err)
-	}
+	return t.s, true
 }
 
 func sameSession(a, b Session) bool {

@@ -22,6 +22,7 @@ const (
 	cbDetails  = "d:"   // d:<id> an entry's details
 	cbMap      = "m:"   // m:<id> an entry's location as a venue
 	cbPerson   = "p"    // ask a person
+	cbMyData   = "my"   // export what is stored (/mydata)
 	maxCBData  = 64     // Telegram's limit, in bytes
 	maxIDLen   = 64     // longest id accepted from outside
 	pageSize   = 8      // entries per page of a topic list
@@ -62,6 +63,39 @@ func (t *turn) callback() {
 		return
 	case data == cbPerson:
 		t.withLanguage(t.askPerson)
+		return
+	case data == cbEvents:
+		t.withLanguage(t.whatsOn)
+		return
+	case data == cbSubs:
+		t.withLanguage(func() { t.subscriptions("") })
+		return
+	case data == cbMyData:
+		t.myData()
+		return
+	case strings.HasPrefix(data, cbVolunteer):
+		switch data[len(cbVolunteer):] {
+		case yes:
+			t.withLanguage(func() { t.setVolunteer(true) })
+			return
+		case no:
+			t.withLanguage(func() { t.setVolunteer(false) })
+			return
+		}
+	case strings.HasPrefix(data, cbRemind), strings.HasPrefix(data, cbCalendar):
+		if e := t.event(data[2:]); e != nil {
+			if data[:2] == cbRemind {
+				t.withLanguage(func() { t.remindMe(e) })
+			} else {
+				t.withLanguage(func() { t.calendar(e) })
+			}
+			return
+		}
+	case strings.HasPrefix(data, cbUnsub):
+		t.withLanguage(func() { t.unsubscribe(data[len(cbUnsub):]) })
+		return
+	case strings.HasPrefix(data, cbReport):
+		t.reportCallback(data[len(cbReport):])
 		return
 	case strings.HasPrefix(data, cbLang):
 		if l := data[len(cbLang):]; i18n.Supported(l) {

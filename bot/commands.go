@@ -12,9 +12,14 @@ type Command struct {
 var commands = []struct{ name, id string }{
 	{"start", "CommandStart"},
 	{"topics", "CommandTopics"},
+	{"events", "CommandEvents"},
+	{"near", "CommandNear"},
+	{"subscriptions", "CommandSubscriptions"},
+	{"volunteer", "CommandVolunteer"},
 	{"language", "CommandLanguage"},
 	{"help", "CommandHelp"},
 	{"privacy", "CommandPrivacy"},
+	{"mydata", "CommandMyData"},
 	{"forget", "CommandForget"},
 }
 

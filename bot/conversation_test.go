@@ -170,9 +170,10 @@ func TestConversations(t *testing.T) {
 			{in: &bot.Incoming{Kind: bot.InSticker}, want: []string{T("en", "OnlyText")}},
 			{in: &bot.Incoming{Kind: bot.InContact}, want: []string{T("en", "OnlyText")}},
 			{in: &bot.Incoming{Kind: bot.InLocation, Location: &bot.Location{Lat: 51.5930, Lon: 6.7480}},
-				want: []string{T("en", "LocationThanks"), "You are in or near: North district."}, data: []string{"t:housing:0"}},
+				want: []string{T("en", "LocationThanks"), "You are in or near: North district.", T("en", "NearbyHeader"), "on foot"},
+				data: []string{"m:auslaenderbehoerde", "menu"}},
 			{in: &bot.Incoming{Kind: bot.InLocation, Location: &bot.Location{Lat: 48.1, Lon: 11.5}},
-				want: []string{T("en", "LocationThanks")}, notWant: []string{"You are in or near"}},
+				want: []string{T("en", "LocationThanks"), T("en", "NearbyNone")}, notWant: []string{"You are in or near"}},
 			{in: &bot.Incoming{Kind: bot.InOther}, noReply: true},
 		}},
 		{name: "edited messages", code: "en", steps: []step{

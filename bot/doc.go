@@ -5,13 +5,22 @@
 //
 // # One update
 //
-// Bot.Handle processes one Incoming with at most three store round trips:
-// Store.FirstSeen drops repeated deliveries (Telegram redelivers until
-// confirmed; webhooks retry), Store.Session loads what we remember
-// (ErrNotFound: a new user), the flow computes the replies, a callback
-// query is answered (always, on every path, even for duplicates and
-// failures), the replies are sent, and the session is saved only if it
-// changed (or once a day, to renew its TTL). If the store fails, the user
+// Bot.Handle processes one Incoming with at most three store round trips.
+// First a per-user inbound limit (FloodLimit, in memory) drops updates of
+// a user who floods, before the store is asked; one notice tells them.
+// Then the update is claimed for a short lease and the session loaded
+// (UpdateClaimer.BeginClaim, one round trip): an update marked done is a
+// repeated delivery (Telegram redelivers until confirmed; webhooks retry)
+// and dropped; one still claimed returns ErrInProgress, so the transport
+// retries it after the lease of a handler that died; ErrNotFound: a new
+// user. The flow computes the replies, a callback query is answered
+// (always, on every path, even for duplicates and failures), the replies
+// are sent, and only then is the update marked done, together with the
+// session if it changed (or once a day, to renew its TTL): a crash before
+// the reply loses nothing, a crash between the reply and the mark answers
+// the redelivery twice. A reply that cannot be sent releases the claim.
+// Stores without UpdateClaimer use FirstSeen, which marks the update done
+// before the reply. If the store fails, the user
 // still gets an answer from the knowledge base and the stored session is
 // left alone; nothing but an error class is logged. Users are known to the
 // store only by UserKey, an HMAC of their Telegram id.

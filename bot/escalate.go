@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lotse-bot/lotse/bot/monitor"
 	"github.com/lotse-bot/lotse/knowledge"
 )
 
@@ -112,19 +113,28 @@ func (b *Bot) escalateOne(ctx context.Context, kb *knowledge.KB, ref string, now
 		return false, fmt.Errorf("escalate %s: %w", ref, err)
 	}
 	b.log.Info("ticket escalation", "reminded", reminded, "handed_over", handed, "escalations", tk.Escalations)
+	if !reminded {
+		b.recordTicket(ctx, kb, monitor.TicketEscalated, tk, "", 0, now)
+	}
 	if reminded {
 		desk, _ := b.cfg.Staff.Desk(tk.Assignee)
-		if err := b.sendLinked(ctx, ref, Outgoing{ChatID: tk.AssigneeChat,
+		tks := b.newTokens(tk.AssigneeChat, "")
+		msg := Outgoing{ChatID: tk.AssigneeChat,
 			Text:    b.cfg.Catalog.T(desk.Lang, "StaffReminder", map[string]any{"Ref": ref}),
-			Buttons: b.staffButtons(desk.Lang, ref)}); err != nil {
-			b.log.Warn("reminder not delivered", "error_class", errClass(err))
+			Buttons: b.staffButtons(tks, desk.Lang, ref)}
+		err := tks.save(ctx)
+		if err == nil {
+			err = b.enqueue(ctx, OutboxEntry{ID: "rem:" + ref + ":" + idemSuffix(tk), Ref: ref, Link: true, Msg: msg})
+		}
+		if err != nil {
+			b.log.Warn("reminder not queued", "error_class", errClass(err))
 		}
 		return true, nil
 	}
 	// Re-posted even without a new assignee: the message may never have
 	// arrived, and it is due again.
-	if err := b.postTicket(ctx, kb, tk, "StaffHeaderEscalated"); err != nil {
-		b.log.Warn("escalated request not delivered", "error_class", errClass(err))
+	if err := b.postTicket(ctx, kb, tk, "StaffHeaderEscalated", "esc:"+ref+":"+idemSuffix(tk)); err != nil {
+		b.log.Warn("escalated request not queued", "error_class", errClass(err))
 	}
 	if tk.Escalations == 1 {
 		if err := b.toRequester(ctx, tk, "RequestStillLooking", map[string]any{"Ref": ref}, nil); err != nil && !errors.Is(err, ErrNotFound) {
@@ -163,7 +173,7 @@ func (t *turn) staffCommand() {
 		}
 		if tk, ok := t.staffTicket(ref); ok {
 			t.outcome = "staff_ticket"
-			if err := t.b.postTicketTo(t.ctx, t.kb, tk, "StaffHeaderShow", t.in.ChatID, t.lang); err != nil {
+			if err := t.b.postTicketTo(t.ctx, t.kb, tk, "StaffHeaderShow", t.in.ChatID, t.lang, t.idemKey("show", tk.Ref)); err != nil {
 				t.warn("show ticket failed", err)
 			}
 		}

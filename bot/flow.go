@@ -28,6 +28,9 @@ const pendingOpen = "open:"
 
 func (t *turn) dispatch() {
 	in := t.in
+	if t.broadcastHook() {
+		return
+	}
 	if t.ticketHook() {
 		return
 	}
@@ -89,7 +92,7 @@ func (t *turn) command() {
 		t.start(strings.TrimSpace(t.in.Args))
 	case "help", "hilfe":
 		t.outcome = "help"
-		t.withLanguage(func() { t.text(t.T("Help", t.cityData()), t.navButtons()) })
+		t.withLanguage(func() { t.text(t.T("Help", t.cityData())+"\n\n"+t.T("HelpMore", nil), t.navButtons()) })
 	case "topics", "menu", "themen":
 		t.outcome = "menu"
 		t.withLanguage(func() { t.menu(t.T("MenuPrompt", nil)) })
@@ -100,9 +103,23 @@ func (t *turn) command() {
 		t.outcome = "privacy"
 		// Reading the details counts as having seen the notice.
 		t.s.NoticeShown = true
-		t.text(t.T("Privacy", nil), nil)
-	case "forget":
+		t.text(t.T("Privacy", nil), [][]Button{{{Text: t.T("ButtonMyData", nil), Data: cbMyData}}})
+	case "forget", "vergessen":
 		t.forget()
+	case "mydata", "meinedaten":
+		t.myData()
+	case "events", "termine":
+		t.withLanguage(t.whatsOn)
+	case "subscriptions", "abos":
+		t.withLanguage(func() { t.subscriptions("") })
+	case "near", "nearby", "naehe":
+		t.withLanguage(t.nearPrompt)
+	case "volunteer", "ehrenamt":
+		t.withLanguage(t.volunteerPrompt)
+	case "invite":
+		t.invite(t.in.Args)
+	case "report", "bericht":
+		t.reportCommand(t.in.Args)
 	default:
 		t.outcome = "unknown_command"
 		t.withLanguage(func() { t.text(t.T("UnknownCommand", nil), t.navButtons()) })
@@ -112,6 +129,10 @@ func (t *turn) command() {
 // start greets the user, or opens a deep-linked entry (t.me/bot?start=<id>).
 func (t *turn) start(payload string) {
 	t.outcome = "start"
+	if strings.HasPrefix(payload, invitePrefix) {
+		t.invitation(payload)
+		return
+	}
 	var e *knowledge.Entry
 	if validID(payload) {
 		e, _ = t.kb.Entry(payload)
@@ -215,17 +236,6 @@ func (t *turn) setLanguage(lang string) {
 	t.menu(confirm + "\n\n" + t.T("MenuPrompt", nil))
 }
 
-func (t *turn) forget() {
-	t.outcome = "forget"
-	if err := t.b.cfg.Store.Forget(t.ctx, t.user); err != nil {
-		t.warn("forget failed", err)
-		t.text(t.T("ForgetFailed", nil), nil)
-		return
-	}
-	t.forgotten = true
-	t.text(t.T("Forgotten", nil), nil)
-}
-
 // question answers free text from the knowledge base, or says honestly
 // that it does not know. It never shows an unconfident hit as an answer.
 func (t *turn) question(text string) {
@@ -244,9 +254,11 @@ func (t *turn) question(text string) {
 	if len(confident) == 0 {
 		t.outcome = "not_known"
 		t.text(t.T("NotKnown", nil), [][]Button{t.navRow()})
+		t.recordQuestion(nil, q)
 		return
 	}
 	t.outcome = "answer"
+	t.recordQuestion(confident[0].Entry, q)
 	more := make([]*knowledge.Entry, 0, len(confident)-1)
 	for _, r := range confident[1:] {
 		more = append(more, r.Entry)
@@ -288,18 +300,15 @@ func hasWord(s string) bool {
 	return false
 }
 
-// location thanks the user, names the district they are in if that is
-// obvious, and shows the topics. The point is not stored.
+// location names the district the user is in if that is obvious and
+// lists the places nearby. The point is not stored.
 func (t *turn) location() {
 	t.outcome = "location"
-	parts := []string{t.T("LocationThanks", nil)}
 	if l := t.in.Location; l != nil {
-		if d := t.nearestDistrict(l.Lat, l.Lon); d != nil {
-			parts = append(parts, t.T("LocationDistrict", map[string]any{"District": t.title(d)}))
-		}
+		t.nearby(l.Lat, l.Lon)
+		return
 	}
-	parts = append(parts, t.T("MenuPrompt", nil))
-	t.menu(strings.Join(parts, "\n\n"))
+	t.nearPrompt()
 }
 
 func (t *turn) nearestDistrict(lat, lon float64) *knowledge.Entry {

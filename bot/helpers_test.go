@@ -142,6 +142,8 @@ func newHarness(t testing.TB, kb *knowledge.KB) *harness {
 		KB: knowledge.NewLive(kb), Store: h.store, Sender: h.rec, Catalog: h.cat,
 		Now: func() time.Time { return testNow }, UserKeySecret: secret,
 		Logger: newTestLogger(h.log),
+		// The clock stands still here; the inbound limit has tests of its own.
+		Flood: bot.FloodLimit{Off: true},
 	})
 	if err != nil {
 		t.Fatalf("bot.New: %v", err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lotse-bot/lotse/bot/monitor"
 	"github.com/lotse-bot/lotse/i18n"
 	"github.com/lotse-bot/lotse/knowledge"
 )
@@ -74,7 +75,7 @@ func (b *Bot) linkChat(chat int64) int64 {
 // in a desk's group, and staff buttons anywhere.
 func (b *Bot) staffGroupUpdate(in Incoming) bool {
 	s := b.cfg.Staff
-	return s != nil && (s.IsStaffChat(in.ChatID) || in.Kind == InCallback && isStaffData(in.CallbackData))
+	return s != nil && (s.IsStaffChat(in.ChatID) || in.Kind == InCallback && (isStaffData(in.CallbackData) || isToken(in.CallbackData)))
 }
 
 // newTicket routes req and returns an open ticket for the responsible
@@ -121,30 +122,36 @@ func (b *Bot) sendLinked(ctx context.Context, ref string, msg Outgoing) error {
 	return nil
 }
 
-// relayFile sends the photo or document of in to chat by file id,
+// fileMsg is the photo or document of in for chat, by file id,
 // captioned with the reference.
-func (b *Bot) relayFile(ctx context.Context, ref string, chat int64, in Incoming, _ string) error {
+func fileMsg(ref string, chat int64, in Incoming) (Outgoing, error) {
 	kind := AttachPhoto
 	if in.Kind == InDocument {
 		kind = AttachDocument
 	}
 	if in.FileID == "" {
-		return fmt.Errorf("relay file: no file id: %w", ErrInvalid)
+		return Outgoing{}, fmt.Errorf("relay file: no file id: %w", ErrInvalid)
 	}
 	caption := ref
 	if c := displayText(in.Text, 900); c != "" {
 		caption += ": " + c
 	}
-	return b.sendLinked(ctx, ref, Outgoing{ChatID: chat, File: &FileRef{Kind: kind, FileID: in.FileID, Caption: caption}})
+	return Outgoing{ChatID: chat, File: &FileRef{Kind: kind, FileID: in.FileID, Caption: caption}}, nil
 }
 
-func (b *Bot) staffButtons(lang, ref string) [][]Button {
+// staffButtons are the buttons of a request message, their tokens
+// collected in tks (bound to the chat the message goes to).
+func (b *Bot) staffButtons(tks *tokens, lang, ref string) [][]Button {
 	T := func(id string) string { return b.cfg.Catalog.T(lang, id, nil) }
 	return [][]Button{
-		{{Text: T("ButtonClaim"), Data: cbStaffClaim + ref}, {Text: T("ButtonReply"), Data: cbStaffReply + ref}},
-		{{Text: T("ButtonHandOver"), Data: cbStaffHandOver + ref}, {Text: T("ButtonClose"), Data: cbStaffClose + ref}},
+		{tks.button(T("ButtonClaim"), cbStaffClaim+ref), tks.button(T("ButtonReply"), cbStaffReply+ref)},
+		{tks.button(T("ButtonHandOver"), cbStaffHandOver+ref), tks.button(T("ButtonClose"), cbStaffClose+ref)},
 	}
 }
+
+// idemSuffix tells apart the messages of successive changes of tk in
+// idempotency keys: the time of its last change.
+func idemSuffix(tk Ticket) string { return strconv.FormatInt(tk.Updated.UnixMilli(), 36) }
 
 // personName is a person entry's name in lang.
 func personName(kb *knowledge.KB, lang, id string) string {
@@ -187,44 +194,49 @@ func (b *Bot) staffCard(kb *knowledge.KB, lang string, tk Ticket, header string)
 	return text + "\n\n" + clip(displayText(tk.Text, maxStaffText), maxStaffText)
 }
 
-// postTicket sends the ticket to its assignee's chat with the staff
-// buttons, then its files, each linked to the ticket.
-func (b *Bot) postTicket(ctx context.Context, kb *knowledge.KB, tk Ticket, header string) error {
+// postTicket queues the ticket for its assignee's chat with the staff
+// buttons, then its files, each linked to the ticket. key is the
+// idempotency key of this posting ("new:K-7F3Q", ...).
+func (b *Bot) postTicket(ctx context.Context, kb *knowledge.KB, tk Ticket, header, key string) error {
 	desk, ok := b.cfg.Staff.Desk(tk.Assignee)
 	if !ok {
 		return fmt.Errorf("post ticket: no desk for %q: %w", tk.Assignee, ErrInvalid)
 	}
-	return b.postTicketTo(ctx, kb, tk, header, tk.AssigneeChat, desk.Lang)
+	return b.postTicketTo(ctx, kb, tk, header, tk.AssigneeChat, desk.Lang, key)
 }
 
-func (b *Bot) postTicketTo(ctx context.Context, kb *knowledge.KB, tk Ticket, header string, chat int64, lang string) error {
-	err := b.sendLinked(ctx, tk.Ref, Outgoing{ChatID: chat, Text: b.staffCard(kb, lang, tk, header), Buttons: b.staffButtons(lang, tk.Ref)})
-	if err != nil {
+func (b *Bot) postTicketTo(ctx context.Context, kb *knowledge.KB, tk Ticket, header string, chat int64, lang, key string) error {
+	tks := b.newTokens(chat, "")
+	es := []OutboxEntry{{ID: key, Ref: tk.Ref, Link: true, User: tk.Requester,
+		Msg: Outgoing{ChatID: chat, Text: b.staffCard(kb, lang, tk, header), Buttons: b.staffButtons(tks, lang, tk.Ref)}}}
+	for i, a := range tk.Attachments {
+		es = append(es, OutboxEntry{ID: key + ":f" + strconv.Itoa(i), Ref: tk.Ref, Link: true, User: tk.Requester,
+			Msg: Outgoing{ChatID: chat, File: &FileRef{Kind: a.Kind, FileID: a.FileID, Caption: tk.Ref}}})
+	}
+	if err := tks.save(ctx); err != nil {
 		return err
 	}
-	for _, a := range tk.Attachments {
-		if err := b.sendLinked(ctx, tk.Ref, Outgoing{ChatID: chat, File: &FileRef{Kind: a.Kind, FileID: a.FileID, Caption: tk.Ref}}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return b.enqueue(ctx, es...)
 }
 
-// toDesk sends a short note about tk to its assignee's chat.
+// toDesk queues a short note about tk for its assignee's chat. The note
+// holds no personal data (the reference and catalog text only).
 func (b *Bot) toDesk(ctx context.Context, tk Ticket, id string, data map[string]any, buttons [][]Button) {
 	desk, _ := b.cfg.Staff.Desk(tk.Assignee)
-	if _, err := b.cfg.Sender.Send(ctx, Outgoing{ChatID: tk.AssigneeChat, Text: b.cfg.Catalog.T(desk.Lang, id, data), Buttons: buttons}); err != nil {
+	err := b.enqueue(ctx, OutboxEntry{ID: "note:" + id + ":" + tk.Ref + ":" + idemSuffix(tk), Ref: tk.Ref,
+		Msg: Outgoing{ChatID: tk.AssigneeChat, Text: b.cfg.Catalog.T(desk.Lang, id, data), Buttons: buttons}})
+	if err != nil {
 		b.log.Warn("note to staff failed", "error_class", errClass(err))
 	}
 }
 
-// toRequester sends a note to the requester in their language.
+// toRequester queues a note for the requester in their language.
 func (b *Bot) toRequester(ctx context.Context, tk Ticket, id string, data map[string]any, buttons [][]Button) error {
 	if tk.Redacted || tk.RequesterChat == 0 {
 		return ErrNotFound
 	}
-	_, err := b.cfg.Sender.Send(ctx, Outgoing{ChatID: tk.RequesterChat, Text: b.cfg.Catalog.T(tk.Lang, id, data), Buttons: buttons, RTL: i18n.IsRTL(tk.Lang)})
-	return err
+	return b.enqueue(ctx, OutboxEntry{ID: "note:" + id + ":" + tk.Ref + ":" + idemSuffix(tk), Ref: tk.Ref, User: tk.Requester,
+		Msg: Outgoing{ChatID: tk.RequesterChat, Text: b.cfg.Catalog.T(tk.Lang, id, data), Buttons: buttons, RTL: i18n.IsRTL(tk.Lang)}})
 }
 
 // staffGroup handles an update in a desk's group or a staff button in
@@ -301,10 +313,51 @@ func (t *turn) staffNotice(s string) {
 	t.text(s, nil)
 }
 
+// staffCallback handles a staff button pressed in a group: a token is
+// resolved first; bare staff data is refused where tokens are in use (it
+// may have been forged).
 func (t *turn) staffCallback() {
+	if !t.ticketToken() {
+		return
+	}
+	t.staffAction()
+}
+
+// ticketToken resolves a token button (see token.go) and reports whether
+// the press may go on; refusals are answered and logged here.
+func (t *turn) ticketToken() bool {
+	d := t.in.CallbackData
+	if !isToken(d) {
+		if t.b.cfg.Tokens != nil && (isStaffData(d) || isTicketData(d)) {
+			t.outcome = "stale_callback"
+			t.b.log.Warn("ticket button refused", "reason", "not_a_token", "kind", "callback")
+			t.notice = t.T("ButtonOutdatedShort", nil)
+			return false
+		}
+		return true
+	}
+	err := t.resolveToken()
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, errTokenRefused):
+		t.outcome = "staff_refused"
+		t.notice = t.T("StaffNotAllowed", nil)
+	case errors.Is(err, ErrNotFound):
+		t.outcome = "stale_callback"
+		t.notice = t.T("ButtonOutdatedShort", nil)
+	default:
+		t.warn("load button token failed", err)
+		t.notice = t.T("Unavailable", nil)
+	}
+	return false
+}
+
+// staffAction carries out a staff button's (resolved) data.
+func (t *turn) staffAction() {
 	t.outcome = "staff_button"
 	data := t.in.CallbackData
-	if len(data) > maxCBData {
+	if len(data) > maxCBData || len(data) < 3 {
 		t.notice = t.T("ButtonOutdatedShort", nil)
 		return
 	}
@@ -381,6 +434,7 @@ func (t *turn) claim(tk Ticket) {
 	switch {
 	case err == nil:
 		t.outcome = "staff_claimed"
+		t.b.recordTicket(t.ctx, t.kb, monitor.TicketClaimed, cur, "", 0, t.now)
 		t.notice = t.T("StaffClaimedYou", map[string]any{"Ref": tk.Ref})
 		t.out = append(t.out, Outgoing{Text: t.T("StaffClaimed", map[string]any{"Ref": tk.Ref, "Name": t.actorName()})})
 	case errors.Is(err, ErrInvalidTransition) && cur.ClaimedBy == uid:
@@ -488,18 +542,25 @@ func (t *turn) staffAnswer(ref string) {
 		return
 	}
 	b := t.b
-	var err error
-	if t.in.Kind == InText {
+	var (
+		msg Outgoing
+		err error
+	)
+	switch {
+	case tk.Redacted || tk.RequesterChat == 0:
+		err = ErrNotFound
+	case t.in.Kind == InText:
 		text := b.cfg.Catalog.T(tk.Lang, "RequestAnswer", map[string]any{"Ref": ref}) + "\n\n" +
 			clip(displayText(t.in.Text, maxStaffText), maxStaffText)
-		if tk.Redacted || tk.RequesterChat == 0 {
-			err = ErrNotFound
-		} else {
-			err = b.sendLinked(t.ctx, ref, Outgoing{ChatID: tk.RequesterChat, Text: text, RTL: i18n.IsRTL(tk.Lang),
-				Buttons: [][]Button{{{Text: b.cfg.Catalog.T(tk.Lang, "ButtonAnswer", nil), Data: cbReqAnswer + ref}}}})
-		}
-	} else {
-		err = b.relayFile(t.ctx, ref, tk.RequesterChat, t.in, ref)
+		tks := b.newTokens(tk.RequesterChat, tk.Requester)
+		msg = Outgoing{ChatID: tk.RequesterChat, Text: text, RTL: i18n.IsRTL(tk.Lang),
+			Buttons: [][]Button{{tks.button(b.cfg.Catalog.T(tk.Lang, "ButtonAnswer", nil), cbReqAnswer+ref)}}}
+		err = tks.save(t.ctx)
+	default:
+		msg, err = fileMsg(ref, tk.RequesterChat, t.in)
+	}
+	if err == nil {
+		err = b.enqueue(t.ctx, OutboxEntry{ID: t.idemKey("ans", ref), Ref: ref, Link: true, User: tk.Requester, Msg: msg})
 	}
 	switch {
 	case errors.Is(err, ErrBlocked), errors.Is(err, ErrNotFound):
@@ -513,7 +574,9 @@ func (t *turn) staffAnswer(ref string) {
 		return
 	}
 	uid := t.in.UserID
-	if _, err := b.cfg.Tickets.UpdateTicket(t.ctx, ref, func(x *Ticket) error {
+	first := false
+	if nt, err := b.cfg.Tickets.UpdateTicket(t.ctx, ref, func(x *Ticket) error {
+		first = !answeredBefore(x)
 		if x.State == TicketOpen {
 			if err := x.Apply(TicketEvent{At: t.now, Kind: EventClaimed, Actor: StaffActor(uid)}); err != nil {
 				return err
@@ -522,6 +585,9 @@ func (t *turn) staffAnswer(ref string) {
 		return x.Apply(TicketEvent{At: t.now, Kind: EventAnswered, Actor: StaffActor(uid)})
 	}); err != nil {
 		t.warn("record answer failed", err)
+	} else if first {
+		// Only the first answer counts towards "time to first answer".
+		b.recordTicket(t.ctx, t.kb, monitor.TicketAnswered, nt, "", t.now.Sub(nt.Created), t.now)
 	}
 	t.outcome = "staff_answered"
 	t.text(t.T("StaffAnswerSent", map[string]any{"Ref": ref}), nil)
@@ -529,14 +595,20 @@ func (t *turn) staffAnswer(ref string) {
 
 func (t *turn) handOverPrompt(tk Ticket) {
 	t.outcome = "staff_handover_prompt"
+	tks := t.b.newTokens(t.in.ChatID, "")
 	var rows [][]Button
 	for _, p := range t.b.cfg.Staff.All() {
 		if p == tk.Assignee {
 			continue
 		}
 		if bt, ok := button(personName(t.kb, t.lang, p), cbStaffHandOver+tk.Ref+":"+p); ok {
-			rows = append(rows, []Button{bt})
+			rows = append(rows, []Button{tks.button(bt.Text, bt.Data)})
 		}
+	}
+	if err := tks.save(t.ctx); err != nil {
+		t.warn("hand over prompt failed", err)
+		t.notice = t.T("Unavailable", nil)
+		return
 	}
 	t.out = append(t.out, Outgoing{Text: t.T("StaffHandOverPrompt", map[string]any{"Ref": tk.Ref}), Buttons: rows})
 }
@@ -564,7 +636,7 @@ func (t *turn) handOver(tk Ticket, person string) {
 		return
 	}
 	t.outcome = "staff_handed_over"
-	if err := t.b.postTicket(t.ctx, t.kb, nt, "StaffHeaderHandedOver"); err != nil {
+	if err := t.b.postTicket(t.ctx, t.kb, nt, "StaffHeaderHandedOver", "ho:"+nt.Ref+":"+idemSuffix(nt)); err != nil {
 		t.b.log.Warn("handed-over request not delivered; escalation will retry", "error_class", errClass(err))
 	}
 	t.out = append(t.out, Outgoing{Text: t.T("StaffHandedOver", map[string]any{"Ref": tk.Ref, "Person": personName(t.kb, t.lang, person)})})
@@ -572,9 +644,15 @@ func (t *turn) handOver(tk Ticket, person string) {
 
 func (t *turn) closePrompt(tk Ticket) {
 	t.outcome = "staff_close_prompt"
+	tks := t.b.newTokens(t.in.ChatID, "")
 	var row []Button
 	for _, o := range outcomes {
-		row = append(row, Button{Text: t.T(o.msg, nil), Data: cbStaffClose + tk.Ref + ":" + o.id})
+		row = append(row, tks.button(t.T(o.msg, nil), cbStaffClose+tk.Ref+":"+o.id))
+	}
+	if err := tks.save(t.ctx); err != nil {
+		t.warn("close prompt failed", err)
+		t.notice = t.T("Unavailable", nil)
+		return
 	}
 	t.out = append(t.out, Outgoing{Text: t.T("StaffClosePrompt", map[string]any{"Ref": tk.Ref}), Buttons: [][]Button{row}})
 }
@@ -603,6 +681,7 @@ func (t *turn) closeTicket(tk Ticket, outcome string) {
 		return
 	}
 	t.outcome = "staff_closed"
+	t.b.recordTicket(t.ctx, t.kb, monitor.TicketClosed, nt, outcome, t.now.Sub(nt.Created), t.now)
 	t.out = append(t.out, Outgoing{Text: t.T("StaffClosed", map[string]any{"Ref": tk.Ref, "Outcome": t.T(msg, nil)})})
 	if err := t.b.toRequester(t.ctx, nt, "RequestClosed", map[string]any{"Ref": tk.Ref}, nil); err != nil && !errors.Is(err, ErrNotFound) {
 		t.warn("closing note to requester failed", err)

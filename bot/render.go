@@ -118,11 +118,16 @@ func (t *turn) cardWithIntro(intro string, e *knowledge.Entry, more []*knowledge
 	if d, _ := e.Details.In(t.lang); d != "" {
 		top = append(top, Button{Text: t.T("ButtonDetails", nil), Data: cbDetails + e.ID})
 	}
-	if e.Geo != nil {
+	if p, _ := t.place(e); p != nil {
 		top = append(top, Button{Text: t.T("ButtonMap", nil), Data: cbMap + e.ID})
 	}
 	if len(top) > 0 {
 		rows = append(rows, top)
+	}
+	if e.Event != nil {
+		if row := t.eventRow(e); len(row) > 0 {
+			rows = append(rows, row)
+		}
 	}
 	var alts [][]Button
 	for _, m := range more {
@@ -344,13 +349,14 @@ func (t *turn) details(e *knowledge.Entry) {
 // venue sends an entry's place for the map, or its card if it has no
 // coordinates (the button may be older than the data).
 func (t *turn) venue(e *knowledge.Entry) {
-	if e.Geo == nil {
+	p, at := t.place(e)
+	if p == nil {
 		t.card(e, nil)
 		return
 	}
 	t.out = append(t.out, Outgoing{Venue: &Venue{
-		Lat: e.Geo.Lat, Lon: e.Geo.Lon,
+		Lat: p.Lat, Lon: p.Lon,
 		Title:   t.titleLine(e),
-		Address: cmp.Or(formatAddress(e.Address), e.NameDE, t.title(e)),
+		Address: cmp.Or(formatAddress(at.Address), formatAddress(e.Address), at.NameDE, t.title(e)),
 	}})
 }

@@ -450,7 +450,11 @@ func TestMoreResults(t *testing.T) {
 }
 
 // beginningStore adds the optional one-round-trip Begin to countingStore.
-type beginningStore struct{ *countingStore }
+// It stands for a store that offers Begin but not the two-phase claim.
+type beginningStore struct {
+	*countingStore
+	BeginClaim struct{} // hides countingStore's bot.UpdateClaimer
+}
 
 func (s beginningStore) Begin(ctx context.Context, id int64, ttl time.Duration, u bot.UserKey) (bool, bot.Session, error) {
 	s.calls.Add(1)
@@ -470,8 +474,9 @@ func (s beginningStore) Begin(ctx context.Context, id int64, ttl time.Duration, 
 
 func TestStoreRoundTripsWithBegin(t *testing.T) {
 	h := newHarness(t, mustTestKB(t))
-	b, err := bot.New(bot.Config{KB: knowledge.NewLive(h.kb), Store: beginningStore{h.store}, Sender: h.rec,
-		Catalog: h.cat, Now: func() time.Time { return testNow }, UserKeySecret: []byte("0123456789abcdef")})
+	b, err := bot.New(bot.Config{KB: knowledge.NewLive(h.kb), Store: beginningStore{countingStore: h.store}, Sender: h.rec,
+		Catalog: h.cat, Now: func() time.Time { return testNow }, UserKeySecret: []byte("0123456789abcdef"),
+		Flood: bot.FloodLimit{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

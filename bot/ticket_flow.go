@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/lotse-bot/lotse/bot/monitor"
 	"github.com/lotse-bot/lotse/knowledge"
 )
 
@@ -90,9 +91,19 @@ func (t *turn) ticketHook() bool {
 	staff := t.b.cfg.Staff.IsStaff(in.UserID)
 	switch in.Kind {
 	case InCallback:
-		switch d := in.CallbackData; {
+		d := in.CallbackData
+		if isToken(d) || isStaffData(d) || isTicketData(d) {
+			if !t.ticketToken() {
+				if t.outcome == "stale_callback" {
+					t.withLanguage(func() { t.text(t.T("ButtonOutdated", nil), [][]Button{t.navRow()}) })
+				}
+				return true
+			}
+			d = t.in.CallbackData
+		}
+		switch {
 		case isStaffData(d):
-			t.staffCallback()
+			t.staffAction()
 			return true
 		case isRequestData(d):
 			t.withLanguage(t.requestCallback)
@@ -505,6 +516,14 @@ func (t *turn) cancelDraft() {
 func (t *turn) submit(share bool) {
 	d := t.s.Draft
 	b := t.b
+	// A redelivered "send" (the bot died after storing the request and
+	// before saving the session) finds the request it stored: the same
+	// text, still open. It is not stored twice, and queued again (the
+	// outbox skips it if it was queued already).
+	if tk, ok := t.sameOpenRequest(d, share); ok {
+		t.requestSent(tk)
+		return
+	}
 	tk, err := b.newTicket(t.kb, RouteRequest{
 		District: d.District, Topic: d.Topic, Concepts: d.Concepts, Escalate: d.Escalate,
 	}, t.ctx, t.now)
@@ -531,18 +550,45 @@ func (t *turn) submit(share bool) {
 		})
 		return
 	}
+	t.requestSent(tk)
+}
+
+// sameOpenRequest finds the user's open request with the draft's text,
+// district, topic and consent to show the name.
+func (t *turn) sameOpenRequest(d *Draft, share bool) (Ticket, bool) {
+	if t.user == "" || d == nil {
+		return Ticket{}, false
+	}
+	ts, err := t.b.cfg.Tickets.OpenTicketsOf(t.ctx, t.user)
+	if err != nil {
+		return Ticket{}, false
+	}
+	for _, tk := range ts {
+		if tk.State == TicketOpen && tk.Text == d.Text && tk.District == d.District && tk.Topic == d.Topic && tk.ShareIdentity == share {
+			return tk, true
+		}
+	}
+	return Ticket{}, false
+}
+
+// requestSent queues a stored request for staff and tells the user.
+func (t *turn) requestSent(tk Ticket) {
+	b := t.b
+	// Queued for staff before the requester hears "sent": a crash after
+	// the reply must not leave the request unposted until escalation.
+	// With the outbox this is one store write; if it fails, the
+	// escalation job posts the request.
+	if err := b.postTicket(t.ctx, t.kb, tk, "StaffHeaderNew", "new:"+tk.Ref); err != nil {
+		b.log.Warn("request not queued for staff; escalation will retry", "error_class", errClass(err))
+	}
 	t.outcome = "request_sent"
 	t.s.Draft, t.s.State = nil, ""
 	t.text(t.T("RequestSent", map[string]any{
 		"Ref": tk.Ref, "Days": t.workingDays(), "Due": b.formatTime(t.kb, t.lang, t.kb.ResponseDue(t.now)),
 	}), [][]Button{{{Text: t.T("ButtonMyRequests", nil), Data: cbReqMine}, t.topicsButton()}})
-	// Staff get it after the requester's confirmation: it is stored, and
-	// if this delivery fails, the escalation job posts it again.
-	kb := t.kb
+	kb, now := t.kb, t.now
 	t.after = append(t.after, func() {
-		if err := b.postTicket(t.ctx, kb, tk, "StaffHeaderNew"); err != nil {
-			b.log.Warn("request not delivered to staff; escalation will retry", "error_class", errClass(err))
-		}
+		b.recordTicket(t.ctx, kb, monitor.TicketOpened, tk, "", 0, now)
 	})
 }
 
@@ -563,6 +609,7 @@ func (t *turn) myTickets() {
 		return
 	}
 	lines := []string{t.T("MyRequestsHeader", nil)}
+	tks := t.b.newTokens(t.in.ChatID, t.user)
 	var rows [][]Button
 	for i, tk := range ts {
 		if i == maxListed {
@@ -573,11 +620,16 @@ func (t *turn) myTickets() {
 			line += " · " + n
 		}
 		lines = append(lines, line)
-		row := []Button{{Text: t.T("ButtonWithdraw", map[string]any{"Ref": tk.Ref}), Data: cbReqWithdraw + tk.Ref}}
+		row := []Button{tks.button(t.T("ButtonWithdraw", map[string]any{"Ref": tk.Ref}), cbReqWithdraw+tk.Ref)}
 		if tk.State == TicketAnswered || tk.State == TicketClaimed {
-			row = append(row, Button{Text: t.T("ButtonAnswerRef", map[string]any{"Ref": tk.Ref}), Data: cbReqAnswer + tk.Ref})
+			row = append(row, tks.button(t.T("ButtonAnswerRef", map[string]any{"Ref": tk.Ref}), cbReqAnswer+tk.Ref))
 		}
 		rows = append(rows, row)
+	}
+	if err := tks.save(t.ctx); err != nil {
+		t.warn("list tickets failed", err)
+		t.text(t.T("Unavailable", nil), t.navButtons())
+		return
 	}
 	rows = append(rows, []Button{t.topicsButton()})
 	t.text(strings.Join(lines, "\n"), rows)
@@ -643,6 +695,7 @@ func (t *turn) withdraw(ref string) {
 	}
 	t.text(t.T("RequestWithdrawn", map[string]any{"Ref": ref}), t.navButtons())
 	t.b.toDesk(t.ctx, tk, "StaffWithdrawn", map[string]any{"Ref": ref}, nil)
+	t.b.recordTicket(t.ctx, t.kb, monitor.TicketClosed, tk, "withdrawn", t.now.Sub(tk.Created), t.now)
 }
 
 // requesterReply relays the requester's message to the assignee's chat.
@@ -655,13 +708,21 @@ func (t *turn) requesterReply(ref string) {
 	b := t.b
 	desk, _ := b.cfg.Staff.Desk(tk.Assignee)
 	lang := desk.Lang
-	var err error
+	var (
+		msg Outgoing
+		err error
+	)
 	if t.in.Kind == InText {
 		text := b.cfg.Catalog.T(lang, "StaffRequesterReply", map[string]any{"Ref": ref}) + "\n\n" +
 			clip(displayText(t.in.Text, maxStaffText), maxStaffText)
-		err = b.sendLinked(t.ctx, tk.Ref, Outgoing{ChatID: tk.AssigneeChat, Text: text, Buttons: b.staffButtons(lang, ref)})
+		tks := b.newTokens(tk.AssigneeChat, "")
+		msg = Outgoing{ChatID: tk.AssigneeChat, Text: text, Buttons: b.staffButtons(tks, lang, ref)}
+		err = tks.save(t.ctx)
 	} else {
-		err = b.relayFile(t.ctx, tk.Ref, tk.AssigneeChat, t.in, ref)
+		msg, err = fileMsg(ref, tk.AssigneeChat, t.in)
+	}
+	if err == nil {
+		err = b.enqueue(t.ctx, OutboxEntry{ID: t.idemKey("rep", ref), Ref: ref, Link: true, User: tk.Requester, Msg: msg})
 	}
 	if err != nil {
 		t.warn("relay to staff failed", err)

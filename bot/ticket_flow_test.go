@@ -73,6 +73,7 @@ func newStaffHarness(t *testing.T) *staffHarness {
 		KB: knowledge.NewLive(kb), Store: h.store, Sender: h.rec, Catalog: h.cat,
 		Now: func() time.Time { return testNow }, UserKeySecret: secret,
 		Logger: newTestLogger(h.log), Staff: staff, Tickets: ts,
+		Flood: bot.FloodLimit{Off: true},
 	})
 	if err != nil {
 		t.Fatalf("bot.New: %v", err)

@@ -34,6 +34,11 @@ var sampleData = map[string]any{
 	"Ref": "K-7F3Q", "Days": "2 working days", "Due": "Thursday 26.11.2026 10:00", "Files": 1,
 	"Text": "Ich habe einen Brief bekommen.", "Person": "Quartiersmanagement Nord", "Outcome": "Solved",
 	"Language": "العربية", "State": "waiting",
+	// Events, nearby places, volunteers, privacy, reports.
+	"When": "tomorrow at 15:00", "Distance": "1,2 km", "Minutes": 15, "Districts": "mitte, nord",
+	"Subscriptions": 2, "Requests": 1,
+	// Broadcasts.
+	"Audience": "Nord · Alle", "Done": 40, "Total": 100, "Delivered": 37, "Blocked": 2, "Failed": 1, "Pending": 60,
 }
 
 // pluralCounts reaches every CLDR cardinal form of every shipped

@@ -1,6 +1,7 @@
 // Package console lets a person talk to the bot in a terminal: it prints
 // outgoing messages with their buttons numbered, and turns typed lines
-// into incoming updates (a number presses the button with that number).
+// into incoming updates (a number presses the button with that number,
+// "/loc LAT LON" shares a location).
 package console
 
 import (
@@ -120,6 +121,11 @@ func (c *Console) Incoming(line string, now time.Time) bot.Incoming {
 			return in
 		}
 	}
+	if loc, ok := parseLoc(line); ok {
+		in.Kind = bot.InLocation
+		in.Location = loc
+		return in
+	}
 	in.Kind = bot.InText
 	in.Text = line
 	if strings.HasPrefix(line, "/") {
@@ -128,6 +134,22 @@ func (c *Console) Incoming(line string, now time.Time) bot.Incoming {
 		in.Args = strings.TrimSpace(args)
 	}
 	return in
+}
+
+// parseLoc reads "/loc LAT LON" (decimal degrees, e.g. /loc 51.57 6.74):
+// a terminal cannot share a location, so this stands in for Telegram's
+// location attachment.
+func parseLoc(line string) (*bot.Location, bool) {
+	f := strings.Fields(line)
+	if len(f) != 3 || f[0] != "/loc" {
+		return nil, false
+	}
+	lat, err1 := strconv.ParseFloat(f[1], 64)
+	lon, err2 := strconv.ParseFloat(f[2], 64)
+	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return nil, false
+	}
+	return &bot.Location{Lat: lat, Lon: lon}, true
 }
 
 // Run reads lines from r until EOF or ctx ends, handing each to h.

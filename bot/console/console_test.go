@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +60,26 @@ func TestRunTurnsNumbersIntoButtonPresses(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "[1] One") || !strings.Contains(out.String(), "[2] Web ↗ https://example.org") {
 		t.Errorf("buttons not numbered in output:\n%s", out.String())
+	}
+}
+
+func TestIncomingLocation(t *testing.T) {
+	c := console.New(io.Discard, "de")
+	tests := []struct {
+		line     string
+		location bool
+	}{
+		{"/loc 51.57 6.74", true},
+		{"/loc -33.9 151.2", true},
+		{"/loc 91 6.74", false},
+		{"/loc 51.57", false},
+		{"/loc a b", false},
+		{"/location 51.57 6.74", false},
+	}
+	for _, tt := range tests {
+		in := c.Incoming(tt.line, time.Now())
+		if got := in.Kind == bot.InLocation && in.Location != nil; got != tt.location {
+			t.Errorf("%q: location %v, want %v (kind %v)", tt.line, got, tt.location, in.Kind)
+		}
 	}
 }

@@ -15,10 +15,19 @@ import (
 type Store struct {
 	mu        sync.Mutex
 	now       func() time.Time
-	updates   map[int64]time.Time // update id -> expiry
+	updates   map[int64]updateItem
 	sessions  map[bot.UserKey]sessionItem
 	lastSweep time.Time
-	tk        ticketData // tickets.go
+	tk        ticketData           // tickets.go
+	ob        outboxData           // outbox.go
+	tok       map[string]tokenItem // token.go
+}
+
+// updateItem is an update's de-duplication record: a claim (in progress)
+// or a done mark, until expires.
+type updateItem struct {
+	done    bool
+	expires time.Time
 }
 
 type sessionItem struct {
@@ -27,8 +36,9 @@ type sessionItem struct {
 }
 
 var (
-	_ bot.Store       = (*Store)(nil)
-	_ bot.TicketStore = (*Store)(nil)
+	_ bot.Store         = (*Store)(nil)
+	_ bot.TicketStore   = (*Store)(nil)
+	_ bot.UpdateClaimer = (*Store)(nil)
 )
 
 // New returns an empty store. now is the clock (time.Now if nil).
@@ -36,7 +46,7 @@ func New(now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{now: now, updates: map[int64]time.Time{}, sessions: map[bot.UserKey]sessionItem{}, tk: newTicketData()}
+	return &Store{now: now, updates: map[int64]updateItem{}, sessions: map[bot.UserKey]sessionItem{}, tk: newTicketData()}
 }
 
 // FirstSeen implements bot.Store.
@@ -45,18 +55,54 @@ func (m *Store) FirstSeen(_ context.Context, updateID int64, ttl time.Duration) 
 	defer m.mu.Unlock()
 	now := m.now()
 	m.sweepLocked(now)
-	if exp, ok := m.updates[updateID]; ok && now.Before(exp) {
+	if it, ok := m.updates[updateID]; ok && now.Before(it.expires) {
 		return false, nil
 	}
-	m.updates[updateID] = now.Add(ttl)
+	m.updates[updateID] = updateItem{done: true, expires: now.Add(ttl)}
 	return true, nil
 }
 
-// ReleaseUpdate implements bot.UpdateReleaser.
+// ReleaseUpdate implements bot.UpdateReleaser: it deletes a claim, never
+// a done mark (a handler whose lease ran out must not reopen an update
+// another one has answered since).
 func (m *Store) ReleaseUpdate(_ context.Context, updateID int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.updates, updateID)
+	if it, ok := m.updates[updateID]; ok && !it.done {
+		delete(m.updates, updateID)
+	}
+	return nil
+}
+
+// BeginClaim implements bot.UpdateClaimer.
+func (m *Store) BeginClaim(_ context.Context, updateID int64, lease time.Duration, user bot.UserKey) (bot.Claim, bot.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.sweepLocked(now)
+	if it, ok := m.updates[updateID]; ok && now.Before(it.expires) {
+		if it.done {
+			return bot.ClaimDone, bot.Session{}, nil
+		}
+		return bot.ClaimBusy, bot.Session{}, nil
+	}
+	m.updates[updateID] = updateItem{expires: now.Add(lease)}
+	it, ok := m.sessions[user]
+	if !ok || !now.Before(it.expires) {
+		return bot.ClaimNew, bot.Session{}, nil
+	}
+	return bot.ClaimNew, cloneSession(it.s), nil
+}
+
+// FinishUpdate implements bot.UpdateClaimer.
+func (m *Store) FinishUpdate(_ context.Context, updateID int64, ttl time.Duration, user bot.UserKey, s *bot.Session, sessionTTL time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.updates[updateID] = updateItem{done: true, expires: now.Add(ttl)}
+	if s != nil {
+		m.sessions[user] = sessionItem{s: cloneSession(*s), expires: now.Add(sessionTTL)}
+	}
 	return nil
 }
 
@@ -98,8 +144,8 @@ func (m *Store) sweepLocked(now time.Time) {
 		return
 	}
 	m.lastSweep = now
-	for id, exp := range m.updates {
-		if !now.Before(exp) {
+	for id, it := range m.updates {
+		if !now.Before(it.expires) {
 			delete(m.updates, id)
 		}
 	}

@@ -297,6 +297,7 @@ func (m *Store) redactTicketsLocked(user bot.UserKey) int {
 	if user == "" {
 		return 0
 	}
+	m.forgetOutboxLocked(user) // queued messages hold the user's texts
 	return m.redactWhereLocked(bot.ActorRequester, "forget", func(t *bot.Ticket) bool { return t.Requester == user })
 }
 

@@ -43,6 +43,10 @@ type Config struct {
 	// "/" and not collide with the other paths.
 	Webhook     http.Handler
 	WebhookPath string
+	// Public are further public handlers by path prefix (ending in "/"),
+	// such as the calendar feeds at ical.PathPrefix. A prefix must not
+	// cover the other paths.
+	Public map[string]http.Handler
 	// WriteTimeout bounds a request from the end of its headers to the
 	// end of the answer (default 3m). With a webhook it must exceed the
 	// time an update may take to handle.
@@ -89,6 +93,18 @@ func Handler(cfg Config) (http.Handler, error) {
 		}
 		// Exact path, every method: the webhook answers 405 itself.
 		mux.Handle(p, cfg.Webhook)
+	}
+	for prefix, h := range cfg.Public {
+		if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || prefix == "/" ||
+			strings.ContainsAny(prefix, " {}") || strings.HasPrefix(cfg.WebhookPath, prefix) {
+			return nil, fmt.Errorf("opsserver: public prefix %q must be a path ending in / that covers no other route", prefix)
+		}
+		for _, r := range reserved {
+			if strings.HasPrefix(r+"/", prefix) {
+				return nil, fmt.Errorf("opsserver: public prefix %q covers %s", prefix, r)
+			}
+		}
+		mux.Handle(prefix, h)
 	}
 	return mux, nil
 }

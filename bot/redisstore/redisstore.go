@@ -5,7 +5,9 @@
 //
 // ns is Options.Namespace, e.g. "lotse:123456" (bot id, never the token).
 //
-//	ns:upd:<update id>       "1", SET NX PX ttl              FirstSeen, Begin
+//	ns:upd:<update id>       "p", SET NX PX lease            BeginClaim (in progress)
+//	                         "d", SET PX ttl                 FinishUpdate (done)
+//	                         "1", SET NX PX ttl              FirstSeen, Begin (done)
 //	ns:{u:<user key>}:s      session JSON, SET PX ttl        SaveSession (TTL refreshed on every save)
 //
 // plus the ticket keys below.
@@ -101,8 +103,9 @@ type Store struct {
 }
 
 var (
-	_ bot.Store       = (*Store)(nil)
-	_ bot.TicketStore = (*Store)(nil)
+	_ bot.Store         = (*Store)(nil)
+	_ bot.TicketStore   = (*Store)(nil)
+	_ bot.UpdateClaimer = (*Store)(nil)
 )
 
 // Beginner is the optional capability Store offers the bot core (declared
@@ -154,11 +157,107 @@ func (s *Store) FirstSeen(ctx context.Context, updateID int64, ttl time.Duration
 	return first, nil
 }
 
-// ReleaseUpdate implements bot.UpdateReleaser: it forgets that updateID
-// was seen, so a redelivery of an update whose answer could not be sent
-// is handled again.
+// Values of an update record.
+const (
+	updInProgress = "p"
+	updDone       = "d"
+)
+
+// releaseScript deletes an update record only while it is a claim: a
+// handler whose lease ran out must not delete the done mark of the one
+// that answered since.
+var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
+// ReleaseUpdate implements bot.UpdateReleaser: it forgets a claim on
+// updateID, so a redelivery of an update whose answer could not be sent
+// is handled again. Done marks (and FirstSeen records) stay.
 func (s *Store) ReleaseUpdate(ctx context.Context, updateID int64) error {
-	return wrap("release update", s.rdb.Del(ctx, s.updateKey(updateID)).Err())
+	return wrap("release update", releaseScript.Run(ctx, s.rdb, []string{s.updateKey(updateID)}, updInProgress).Err())
+}
+
+// BeginClaim implements bot.UpdateClaimer in one pipelined round trip:
+// SET NX of the claim, GET of the update record (the claim just set, or
+// what stopped it) and GET of the session. Any record other than a claim
+// counts as done, including FirstSeen's.
+func (s *Store) BeginClaim(ctx context.Context, updateID int64, lease time.Duration, user bot.UserKey) (bot.Claim, bot.Session, error) {
+	key, err := s.userKey(user, suffixSession)
+	if err != nil {
+		return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
+	}
+	if lease, err = checkTTL(lease); err != nil {
+		return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
+	}
+	ukey := s.updateKey(updateID)
+	pipe := s.rdb.Pipeline()
+	claim := pipe.SetNX(ctx, ukey, updInProgress, lease)
+	state := pipe.Get(ctx, ukey)
+	get := pipe.Get(ctx, key)
+	// Exec reports the first failed command, which may be a GET's
+	// redis.Nil; the commands' own errors are checked below.
+	_, _ = pipe.Exec(ctx)
+	first, err := claim.Result()
+	if err != nil {
+		return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
+	}
+	if !first {
+		v, err := state.Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			// It expired or was released in between: let the transport
+			// come back rather than race for it here.
+			return bot.ClaimBusy, bot.Session{}, nil
+		case err != nil:
+			return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
+		case v == updInProgress:
+			return bot.ClaimBusy, bot.Session{}, nil
+		}
+		return bot.ClaimDone, bot.Session{}, nil
+	}
+	raw, err := get.Bytes()
+	if errors.Is(err, redis.Nil) {
+		return bot.ClaimNew, bot.Session{}, nil
+	}
+	if err != nil {
+		// The claim is held: give it back, or the update would wait for
+		// the lease although nobody handles it.
+		if rerr := s.ReleaseUpdate(context.WithoutCancel(ctx), updateID); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
+	}
+	sess, err := decodeSession(raw)
+	if errors.Is(err, bot.ErrNotFound) {
+		return bot.ClaimNew, bot.Session{}, nil
+	}
+	return bot.ClaimNew, sess, err
+}
+
+// FinishUpdate implements bot.UpdateClaimer: the done mark, and the
+// session if given, in one pipelined round trip.
+func (s *Store) FinishUpdate(ctx context.Context, updateID int64, ttl time.Duration, user bot.UserKey, sess *bot.Session, sessionTTL time.Duration) error {
+	ttl, err := checkTTL(ttl)
+	if err != nil {
+		return wrap("finish update", err)
+	}
+	if sess == nil {
+		return wrap("finish update", s.rdb.Set(ctx, s.updateKey(updateID), updDone, ttl).Err())
+	}
+	key, err := s.userKey(user, suffixSession)
+	if err != nil {
+		return wrap("finish update", err)
+	}
+	if sessionTTL, err = checkTTL(sessionTTL); err != nil {
+		return wrap("finish update", err)
+	}
+	raw, err := json.Marshal(sess)
+	if err != nil {
+		return wrap("finish update: encode", err)
+	}
+	pipe := s.rdb.Pipeline()
+	pipe.Set(ctx, s.updateKey(updateID), updDone, ttl)
+	pipe.Set(ctx, key, raw, sessionTTL)
+	_, err = pipe.Exec(ctx)
+	return wrap("finish update", err)
 }
 
 // Session implements bot.Store. A stored session that no longer decodes

@@ -521,6 +521,10 @@ func (s *Store) RedactTickets(ctx context.Context, user bot.UserKey) (int, error
 	if err != nil {
 		return 0, wrap("redact tickets", err)
 	}
+	// Queued messages hold the user's texts too.
+	if _, err := s.ForgetOutbox(ctx, user); err != nil {
+		return 0, fmt.Errorf("redisstore: redact tickets: %w", err)
+	}
 	refs, err := s.rdb.SMembers(ctx, key).Result()
 	if err != nil {
 		return 0, wrap("redact tickets", err)

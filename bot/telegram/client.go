@@ -103,8 +103,25 @@ type Config struct {
 	// tests lower it.
 	MaxTextLen int
 
+	// RedeliveryBackoff is the first pause of Poll after a handler asked
+	// for an update again (bot.ErrUnavailable); it doubles per failed
+	// batch up to 30s (default DefaultRedeliveryBackoff).
+	RedeliveryBackoff time.Duration
+	// MaxRedeliveries is how often Poll hands one update to the handler
+	// before it confirms it anyway (default DefaultMaxRedeliveries).
+	MaxRedeliveries int
+
 	// Observer receives metrics events (default: none).
 	Observer Observer
+
+	// Limiter, if set, keeps the flood limits together with other
+	// replicas (see Limiter); nil: this process keeps them alone.
+	// GlobalRate, PerChat, PerChatBurst and the group limits configure
+	// the in-process limiter, which is also the fallback.
+	Limiter Limiter
+	// ChatLocker, if set, keeps updates of one chat from being handled
+	// by two replicas at once in webhook mode (see ChatLocker).
+	ChatLocker ChatLocker
 }
 
 func (c Config) withDefaults() Config {
@@ -178,6 +195,10 @@ type Client struct {
 	hashKey []byte
 	obs     Observer
 	lastOK  atomic.Int64 // unix nanoseconds of the last call Telegram answered
+
+	// sharedDown and lockDown: until when (unix nanoseconds) the shared
+	// limiter is bypassed, and the lock warning is not repeated.
+	sharedDown, lockDown atomic.Int64
 }
 
 var _ bot.Sender = (*Client)(nil)
@@ -404,7 +425,7 @@ func (c *Client) call(ctx context.Context, method string, limitChat *int64, ch t
 func (c *Client) do(ctx context.Context, method string, limitChat *int64, req func(*tgbotapi.BotAPI) (*tgbotapi.APIResponse, error)) (*tgbotapi.APIResponse, error) {
 	for attempt := 1; ; attempt++ {
 		if limitChat != nil {
-			if err := c.lim.wait(ctx, *limitChat); err != nil {
+			if err := c.waitLimit(ctx, *limitChat); err != nil {
 				return nil, fmt.Errorf("telegram %s: %w", method, err)
 			}
 		}

@@ -16,8 +16,11 @@ import (
 	"github.com/lotse-bot/lotse/bot"
 )
 
-// Handler processes one incoming update. Its error is logged; the update
-// counts as handled either way (it is not retried).
+// Handler processes one incoming update. Its error is logged. An error
+// wrapping bot.ErrUnavailable (the store is down, the update is being
+// handled elsewhere: bot.ErrInProgress) asks for the update again later:
+// Poll leaves it unconfirmed and retries it (see Poll), the webhook
+// answers 503. Any other error counts as handled (it is not retried).
 type Handler interface {
 	Handle(ctx context.Context, in bot.Incoming) error
 }
@@ -30,6 +33,12 @@ func (f HandlerFunc) Handle(ctx context.Context, in bot.Incoming) error { return
 
 // maxPollBackoff caps the wait between failed getUpdates calls.
 const maxPollBackoff = 30 * time.Second
+
+// Defaults of Config.RedeliveryBackoff and Config.MaxRedeliveries.
+const (
+	DefaultRedeliveryBackoff = time.Second
+	DefaultMaxRedeliveries   = 8
+)
 
 // idle delays apply when getUpdates returns nothing long before the
 // long-poll timeout: the server does not long-poll (a proxy, a test
@@ -51,6 +60,15 @@ const (
 // twice and should de-duplicate by UpdateID. Updates of one chat are
 // handled one at a time in order; different chats run concurrently on
 // Workers goroutines. Each batch is finished before the next is fetched.
+//
+// An update whose handler reports bot.ErrUnavailable stays unconfirmed,
+// and so do the later updates of its chat in the batch, which are not
+// handled, to keep the chat's order. Only the handled prefix of the
+// batch is confirmed; after a backoff (RedeliveryBackoff, doubling up to
+// 30 s) the rest is fetched again. Updates after the failed one that
+// were handled come back too, and the handler drops them as duplicates.
+// An update that failed MaxRedeliveries times is logged and confirmed,
+// so that one poisoned update cannot hold up the queue for ever.
 func (c *Client) Poll(ctx context.Context, h Handler) error {
 	// Handlers get a context that survives ctx by ShutdownGrace, so a
 	// shutdown does not abort a half-sent answer.
@@ -70,11 +88,11 @@ func (c *Client) Poll(ctx context.Context, h Handler) error {
 		}
 	}()
 
-	p := &poller{c: c, h: h, ctx: ctx, hctx: hctx, seed: maphash.MakeSeed()}
+	p := &poller{c: c, h: h, ctx: ctx, hctx: hctx, seed: maphash.MakeSeed(), attempts: map[int]int{}}
 	p.start()
 	defer p.stop()
 
-	var offset, confirmed, failures, idle int
+	var offset, confirmed, failures, idle, deferrals int
 	for {
 		if ctx.Err() != nil {
 			p.confirm(offset, confirmed)
@@ -125,8 +143,36 @@ func (c *Client) Poll(ctx context.Context, h Handler) error {
 			continue
 		}
 		idle = 0
-		offset = p.batch(fresh, offset)
+		var complete bool
+		offset, complete = p.batch(fresh, offset)
+		p.forget(offset)
+		if complete || ctx.Err() != nil {
+			deferrals = 0
+			continue
+		}
+		// Some update asked to come back later: confirm the handled
+		// prefix with the next getUpdates, after a pause that gives the
+		// store (or a dead replica's lease) time to recover.
+		deferrals++
+		if sleep(ctx, min(c.redeliveryBackoff()<<min(deferrals-1, 16), maxPollBackoff)) != nil {
+			p.confirm(offset, confirmed)
+			return nil
+		}
 	}
+}
+
+func (c *Client) redeliveryBackoff() time.Duration {
+	if c.cfg.RedeliveryBackoff > 0 {
+		return c.cfg.RedeliveryBackoff
+	}
+	return DefaultRedeliveryBackoff
+}
+
+func (c *Client) maxRedeliveries() int {
+	if c.cfg.MaxRedeliveries > 0 {
+		return c.cfg.MaxRedeliveries
+	}
+	return DefaultMaxRedeliveries
 }
 
 func (c *Client) pollSeconds() int { return int(c.cfg.PollTimeout / time.Second) }
@@ -153,12 +199,36 @@ type poller struct {
 	seed      maphash.Seed
 	shards    []chan job
 	wg        sync.WaitGroup
+
+	mu       sync.Mutex
+	attempts map[int]int // update id -> handler calls that asked to retry
 }
 
 type job struct {
+	id   int
 	in   bot.Incoming
 	done *bool
+	b    *batchState
 	wg   *sync.WaitGroup
+}
+
+// batchState is what the workers of one batch share: the chats with an
+// update left for later, whose later updates must wait too.
+type batchState struct {
+	mu      sync.Mutex
+	blocked map[int64]bool
+}
+
+func (b *batchState) isBlocked(chat int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.blocked[chat]
+}
+
+func (b *batchState) block(chat int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.blocked[chat] = true
 }
 
 func (p *poller) start() {
@@ -171,8 +241,7 @@ func (p *poller) start() {
 				// An update not yet started when Poll is cancelled stays
 				// unconfirmed and is delivered again after a restart.
 				if p.ctx.Err() == nil {
-					p.handle(j.in)
-					*j.done = true
+					*j.done = p.run(j)
 				}
 				j.wg.Done()
 			}
@@ -187,12 +256,58 @@ func (p *poller) stop() {
 	p.wg.Wait()
 }
 
+// run handles one job of a batch and reports whether the update may be
+// confirmed.
+func (p *poller) run(j job) bool {
+	key := chatKey(j.in)
+	if j.b.isBlocked(key) {
+		return false // an earlier update of the chat comes back first
+	}
+	err := p.handle(j.in)
+	if !errors.Is(err, bot.ErrUnavailable) {
+		return true
+	}
+	p.mu.Lock()
+	p.attempts[j.id]++
+	n := p.attempts[j.id]
+	p.mu.Unlock()
+	if n >= p.c.maxRedeliveries() {
+		p.c.log.LogAttrs(p.ctx, slog.LevelError, "telegram update given up",
+			slog.String("chat", p.c.ref(j.in.ChatID)), slog.String("kind", kindName(j.in.Kind)),
+			slog.Int("attempts", n))
+		return true
+	}
+	j.b.block(key)
+	return false
+}
+
+// forget drops the retry counts of confirmed updates.
+func (p *poller) forget(offset int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id := range p.attempts {
+		if id < offset {
+			delete(p.attempts, id)
+		}
+	}
+}
+
+// chatKey is what orders updates: the chat, or the user where there is
+// no chat.
+func chatKey(in bot.Incoming) int64 {
+	if in.ChatID != 0 {
+		return in.ChatID
+	}
+	return in.UserID
+}
+
 // batch hands updates (ascending, all >= offset) to the workers, waits
-// for all of them and returns the new offset: one past the last update
-// of the longest handled prefix.
-func (p *poller) batch(updates []tgbotapi.Update, offset int) int {
+// for all of them and returns the new offset, one past the last update
+// of the longest handled prefix, and whether every update was handled.
+func (p *poller) batch(updates []tgbotapi.Update, offset int) (int, bool) {
 	sort.Slice(updates, func(i, j int) bool { return updates[i].UpdateID < updates[j].UpdateID })
 	done := make([]bool, len(updates))
+	bs := &batchState{blocked: map[int64]bool{}}
 	var wg sync.WaitGroup
 	for i, u := range updates {
 		in, ok := ConvertFor(u, p.c.Username())
@@ -201,21 +316,19 @@ func (p *poller) batch(updates []tgbotapi.Update, offset int) int {
 			done[i] = true // nothing to do: confirm it
 			continue
 		}
-		key := in.ChatID
-		if key == 0 {
-			key = in.UserID
-		}
 		wg.Add(1)
-		p.shards[p.shard(key)] <- job{in: in, done: &done[i], wg: &wg}
+		p.shards[p.shard(chatKey(in))] <- job{id: u.UpdateID, in: in, done: &done[i], b: bs, wg: &wg}
 	}
 	wg.Wait()
+	complete := true
 	for i, u := range updates {
 		if !done[i] {
+			complete = false
 			break
 		}
 		offset = u.UpdateID + 1
 	}
-	return offset
+	return offset, complete
 }
 
 func (p *poller) shard(chatID int64) int {
@@ -224,10 +337,10 @@ func (p *poller) shard(chatID int64) int {
 
 // handle runs the handler with a timeout, turning a panic into a logged
 // error: a poisonous update must not stop the bot or come back forever.
-func (p *poller) handle(in bot.Incoming) {
+func (p *poller) handle(in bot.Incoming) error {
 	ctx, cancel := context.WithTimeout(p.hctx, p.c.cfg.HandlerTimeout)
 	defer cancel()
-	p.c.runHandler(ctx, p.h, in)
+	return p.c.runHandler(ctx, p.h, in)
 }
 
 // errPanic marks a handler panic turned into an error.
@@ -249,7 +362,8 @@ func (c *Client) runHandler(ctx context.Context, h Handler, in bot.Incoming) err
 	c.obs.Update(kindName(in.Kind), outcome, time.Since(start))
 	if err != nil {
 		level := slog.LevelError
-		if errors.Is(err, context.Canceled) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, bot.ErrUnavailable) {
+			// Retried later; the final give-up is logged as an error.
 			level = slog.LevelWarn
 		}
 		c.log.LogAttrs(ctx, level, "telegram update handler failed",

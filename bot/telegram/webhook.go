@@ -131,6 +131,11 @@ func (c *Client) WebhookInfo(ctx context.Context) (WebhookInfo, error) {
 // process dies is delivered again (the handler de-duplicates by
 // UpdateID). Updates of one chat are handled one at a time, in the
 // order they arrive; Telegram bounds the concurrency by MaxConnections.
+// With Config.ChatLocker that holds across replicas; the order among
+// updates of one chat that Telegram delivers at the same time (to
+// different replicas) is the order they get the lock, not necessarily
+// their update_id order: that would need a small per-chat buffer that
+// holds a later update_id back for a moment.
 //
 // Answers: 405 for anything but POST, 401 without the right secret
 // (compared in constant time; nothing else is looked at), 413 for bodies
@@ -209,6 +214,14 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) int {
 		return http.StatusServiceUnavailable
 	}
 	defer unlock()
+	// Across replicas too (Config.ChatLocker); the in-process lock
+	// first, so one replica asks the shared lock once per chat at a time.
+	unlockShared, err := w.c.lockShared(ctx, key)
+	if err != nil {
+		w.c.obs.Update(kindName(in.Kind), OutcomeTimeout, 0)
+		return http.StatusServiceUnavailable
+	}
+	defer unlockShared()
 	if err := w.c.runHandler(ctx, w.h, in); errors.Is(err, bot.ErrUnavailable) {
 		return http.StatusServiceUnavailable
 	}

@@ -193,7 +193,10 @@ func runBench(ctx context.Context, size benchSize, command string, progress io.W
 func (e *benchEnv) newBot(sender bot.Sender, store bot.Store) (*bot.Bot, error) {
 	return bot.New(bot.Config{KB: knowledge.NewLive(e.kb), Store: store, Sender: sender, Catalog: e.cat,
 		UserKeySecret: []byte("bench-secret-0123456789abcdefghij"),
-		Logger:        slog.New(slog.DiscardHandler)})
+		Logger:        slog.New(slog.DiscardHandler),
+		// Bench users ask in a closed loop at machine speed, which the
+		// per-user inbound limit would rightly drop as a flood.
+		Flood: bot.FloodLimit{Off: true}})
 }
 
 // scenario runs handler on a fresh harness: warm-up first (every user

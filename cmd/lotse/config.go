@@ -47,6 +47,21 @@ type Config struct {
 	StaffFile string
 	// EscalateEvery is how often overdue requests are looked for.
 	EscalateEvery time.Duration
+	// RetentionEvery is how often closed requests past ClosedRetention
+	// lose their personal content.
+	RetentionEvery  time.Duration
+	ClosedRetention time.Duration
+	// PublicURL is the public base URL of the ops server, for the links
+	// to the calendar feeds ("" hides them); BotName the bot's username
+	// for invitation links.
+	PublicURL string
+	BotName   string
+	// ReportThreshold is the smallest count /report shows.
+	ReportThreshold int
+	// FloodLimitsOff lifts Telegram's flood limits on our side and the
+	// per-user inbound limit: only for measurements with scripted users
+	// against a Bot API that does not enforce limits (a fake one).
+	FloodLimitsOff bool
 }
 
 // configVars documents every variable; README's table mirrors it.
@@ -67,6 +82,12 @@ var configVars = []struct{ Name, Default, Help string }{
 	{"LOTSE_WEBHOOK_SECRET", "(derived from LOTSE_SECRET)", "secret_token Telegram sends with every update: 1-256 of A-Z a-z 0-9 _ -. All replicas need the same"},
 	{"LOTSE_STAFF_FILE", "(none: show the central contact)", "YAML file mapping every routing target to the staff chat and Telegram user ids that receive requests"},
 	{"LOTSE_ESCALATE_INTERVAL", "1m", "how often overdue requests are reminded or escalated"},
+	{"LOTSE_FLOOD_LIMITS", "telegram", "telegram: keep Telegram's flood limits (30 messages/s, 1/s per chat, shared by all replicas through Redis) and the per-user inbound limit; off: neither, only for measurements against a test Bot API (lotse replicas)"},
+	{"LOTSE_CLOSED_RETENTION", "2160h", "closed or cancelled requests keep their texts, files and names this long (90 days), then only anonymous fields remain"},
+	{"LOTSE_RETENTION_INTERVAL", "1h", "how often the retention job looks for closed requests past LOTSE_CLOSED_RETENTION"},
+	{"LOTSE_PUBLIC_URL", "(no calendar links)", "public https base URL of LOTSE_LISTEN, for the calendar feed links shown to volunteers (feeds are served at /calendar/<district>.ics)"},
+	{"TELEGRAM_BOT_NAME", "(none)", "the bot's username without @, for volunteer invitation links made with /invite"},
+	{"LOTSE_REPORT_THRESHOLD", "5", "smallest count /report shows; smaller counts are hidden so nobody can be singled out"},
 }
 
 // loadConfig reads the configuration. needTelegram demands a token.
@@ -87,6 +108,11 @@ func loadConfig(getenv func(string) string, needTelegram bool) (Config, error) {
 		WebhookURL:       strings.TrimSpace(getenv("LOTSE_WEBHOOK_URL")),
 		StaffFile:        strings.TrimSpace(getenv("LOTSE_STAFF_FILE")),
 		EscalateEvery:    time.Minute,
+		RetentionEvery:   time.Hour,
+		ClosedRetention:  90 * 24 * time.Hour,
+		PublicURL:        strings.TrimSpace(getenv("LOTSE_PUBLIC_URL")),
+		BotName:          strings.TrimPrefix(strings.TrimSpace(getenv("TELEGRAM_BOT_NAME")), "@"),
+		ReportThreshold:  5,
 	}
 	var errs []error
 	bad := func(name, format string, args ...any) {
@@ -138,6 +164,33 @@ func loadConfig(getenv func(string) string, needTelegram bool) (Config, error) {
 	dur("LOTSE_SESSION_TTL", &c.SessionTTL, time.Minute, 365*24*time.Hour)
 	dur("LOTSE_POLL_TIMEOUT", &c.PollTimeout, 0, 10*time.Minute)
 	dur("LOTSE_ESCALATE_INTERVAL", &c.EscalateEvery, time.Second, time.Hour)
+	switch s := getenv("LOTSE_FLOOD_LIMITS"); s {
+	case "", "telegram":
+	case "off":
+		c.FloodLimitsOff = true
+	default:
+		bad("LOTSE_FLOOD_LIMITS", "must be telegram or off")
+	}
+	dur("LOTSE_CLOSED_RETENTION", &c.ClosedRetention, time.Hour, 366*24*time.Hour)
+	dur("LOTSE_RETENTION_INTERVAL", &c.RetentionEvery, time.Second, 24*time.Hour)
+	if s := getenv("LOTSE_REPORT_THRESHOLD"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			bad("LOTSE_REPORT_THRESHOLD", "must be a number from 1 to 1000")
+		}
+		c.ReportThreshold = n
+	}
+	if u := c.PublicURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.RawQuery != "" {
+			bad("LOTSE_PUBLIC_URL", "must be an http(s) URL without query, e.g. https://lotse.example.org")
+		}
+	}
+	for _, r := range c.BotName {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			bad("TELEGRAM_BOT_NAME", "must be a Telegram username: letters, digits and _")
+			break
+		}
+	}
 	if s := getenv("LOTSE_WORKERS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1024 {
@@ -203,6 +256,9 @@ func webhookPath(raw string) (string, error) {
 	case "/healthz", "/readyz", "/metrics":
 		return "", fmt.Errorf("path %s is taken by the ops server", p)
 	default:
+		if strings.HasPrefix(p, "/calendar/") {
+			return "", fmt.Errorf("path %s is taken by the calendar feeds", p)
+		}
 		if strings.ContainsAny(p, "{}") {
 			return "", errors.New("path must not contain braces")
 		}

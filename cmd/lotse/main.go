@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -47,9 +48,10 @@ Usage:
   lotse chat [-lang CODE] [-kb DIR]   talk to the bot in this terminal (in-memory state)
   lotse run                           run the Telegram bot (configuration: environment, see README)
   lotse kb check [DIR]                validate a knowledge base; print translation coverage
-  lotse health                        exit 0 if the configured Redis answers (container health check)
+  lotse health [-http URL | -redis]   exit 0 if /readyz on LOTSE_LISTEN (or URL) answers 200 (container health check)
   lotse bench [-quick] [-users N] [-out FILE]   measure throughput, latency, Redis round trips, search (loopback)
   lotse chaos [-quick] [-out FILE]    fault suite: kills, Redis outage, API faults, flooding (loopback)
+  lotse replicas [-quick] [-out FILE] webhook replicas on shared Redis: scaling, kill -9, Redis restart, SIGTERM (loopback)
 `
 
 // Main runs the command line and returns the exit code. It is the whole
@@ -69,11 +71,13 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 	case "report":
 		return cmdReport(ctx, args[1:], getenv, stdout, stderr)
 	case "health":
-		return cmdHealth(ctx, getenv, stderr)
+		return cmdHealth(ctx, args[1:], getenv, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "chaos":
 		return cmdChaos(ctx, args[1:], stdout, stderr)
+	case "replicas":
+		return cmdReplicas(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -128,20 +132,34 @@ func cmdChat(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	term := console.New(stdout, *lang)
 	secret := make([]byte, 32) // a terminal session is never stored beyond this process
-	b, err := bot.New(bot.Config{
-		KB:            knowledge.NewLive(kb),
-		Store:         memstore.New(time.Now),
+	live, store := knowledge.NewLive(kb), memstore.New(time.Now)
+	side := sideStores(store, time.Now)
+	bc := newBroadcasts(store, side.subs, time.Now, slog.New(slog.DiscardHandler))
+	b, err := bot.New(bc.with(side.withSides(bot.Config{
+		KB:            live,
+		Store:         store,
 		Sender:        term,
 		Catalog:       cat,
 		Now:           time.Now,
 		UserKeySecret: secret,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Staff:         chatStaff(kb, 1, 1), // the console's user and chat
-	})
+		Outbox:        store,
+		Tokens:        store,
+	})))
 	if err != nil {
 		fmt.Fprintln(stderr, "lotse:", err)
 		return exitFailed
 	}
+	if err := side.startReminders(ctx, b, live, time.Now, slog.New(slog.DiscardHandler)); err != nil {
+		fmt.Fprintln(stderr, "lotse:", err)
+		return exitFailed
+	}
+	if err := bc.start(ctx, b); err != nil {
+		fmt.Fprintln(stderr, "lotse:", err)
+		return exitFailed
+	}
+	go b.RunOutbox(ctx, "chat")
 	if kb.City.Sample {
 		fmt.Fprintf(stdout, "Lotse — sample knowledge base of the fictional city %s (%d entries). Type a question, a number to press a button, Ctrl-D to quit.\n", kb.City.Name, kb.Len())
 	}
@@ -201,32 +219,55 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 		fmt.Fprintln(stderr, "lotse:", err)
 		return exitFailed
 	}
-	tg, err := telegram.New(ctx, telegram.Config{
+	limiter, chatLocks, closeShared := sharedCoordination(cfg, log)
+	defer closeShared()
+	tg, err := telegram.New(ctx, floodLimits(cfg, telegram.Config{
 		Token:       cfg.TelegramToken,
 		Endpoint:    cfg.TelegramEndpoint,
 		PollTimeout: cfg.PollTimeout,
 		Workers:     cfg.Workers,
 		Logger:      log,
 		Observer:    m,
-	})
+		Limiter:     limiter,
+		ChatLocker:  chatLocks,
+	}))
 	if err != nil {
 		fmt.Fprintf(stderr, "lotse: telegram: %v\n", err)
 		return exitFailed
 	}
-	b, err := bot.New(bot.Config{
-		KB:            live,
-		Store:         store,
-		Sender:        tg,
-		Catalog:       cat,
-		Now:           time.Now,
-		UserKeySecret: cfg.Secret,
-		SessionTTL:    cfg.SessionTTL,
-		Logger:        log,
-		Staff:         staff,
-	})
+	side := sideStores(store, time.Now)
+	bc := newBroadcasts(store, side.subs, time.Now, log)
+	b, err := bot.New(bc.with(side.withSides(bot.Config{
+		KB:              live,
+		Store:           store,
+		Sender:          tg,
+		Catalog:         cat,
+		Now:             time.Now,
+		UserKeySecret:   cfg.Secret,
+		SessionTTL:      cfg.SessionTTL,
+		Logger:          log,
+		Staff:           staff,
+		Outbox:          outboxOf(store, staff),
+		Tokens:          tokensOf(store, staff),
+		BotName:         cmp.Or(cfg.BotName, tg.Username()),
+		CalendarURL:     calendarURL(cfg.PublicURL),
+		ReportThreshold: cfg.ReportThreshold,
+		Flood:           bot.FloodLimit{Off: cfg.FloodLimitsOff},
+	})))
 	if err != nil {
 		fmt.Fprintln(stderr, "lotse:", err)
 		return exitFailed
+	}
+	if err := side.startReminders(ctx, b, live, time.Now, log); err != nil {
+		fmt.Fprintln(stderr, "lotse:", err)
+		return exitFailed
+	}
+	if err := bc.start(ctx, b); err != nil {
+		fmt.Fprintln(stderr, "lotse:", err)
+		return exitFailed
+	}
+	if ts, ok := store.(bot.TicketStore); ok {
+		go retainEvery(ctx, ts, cfg.RetentionEvery, cfg.ClosedRetention, log)
 	}
 	if err := tg.SetCommands(ctx, commandsByLanguage(b)); err != nil {
 		log.Warn("setMyCommands failed; the command menu may be outdated", "err", err)
@@ -235,6 +276,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 	if staff != nil {
 		go escalateEvery(ctx, b, cfg.EscalateEvery, log)
 	}
+	startTickets(ctx, b, staff, log)
 	return serve(ctx, cfg, log, tg, b, live, pingStore, m)
 }
 
@@ -263,7 +305,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, tg *telegram.Clien
 	if pingStore != nil {
 		checks = append(checks, opsserver.Check{Name: "redis", Check: pingStore})
 	}
-	ocfg := opsserver.Config{Addr: cfg.Listen, Checks: checks, Metrics: m.Handler(), Logger: log}
+	ocfg := opsserver.Config{Addr: cfg.Listen, Checks: checks, Metrics: m.Handler(), Logger: log, Public: publicHandlers(live)}
 	if cfg.WebhookURL != "" {
 		wh, err := tg.Webhook(b, cfg.WebhookSecret)
 		if err != nil {
@@ -373,30 +415,4 @@ func reloadOnHangup(ctx context.Context, live *knowledge.Live, dir string, log *
 			m.KnowledgeLoaded(true, live.Current().Len())
 		}
 	}
-}
-
-// cmdHealth checks what a running instance depends on: the configuration
-// and, where configured, Redis.
-func cmdHealth(ctx context.Context, getenv func(string) string, stderr io.Writer) int {
-	cfg, err := loadConfig(getenv, false)
-	if err != nil {
-		fmt.Fprintf(stderr, "lotse: bad configuration: %v\n", err)
-		return exitUsage
-	}
-	if cfg.RedisURL == "" {
-		return exitOK
-	}
-	rdb, err := redisstore.ParseURL(cfg.RedisURL)
-	if err != nil {
-		fmt.Fprintf(stderr, "lotse: REDIS_URL: %v\n", err)
-		return exitUsage
-	}
-	defer rdb.Close()
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		fmt.Fprintf(stderr, "lotse: redis unreachable: %v\n", err)
-		return exitFailed
-	}
-	return exitOK
 }

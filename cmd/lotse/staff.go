@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/lotse-bot/lotse/bot"
@@ -51,4 +54,40 @@ func escalateEvery(ctx context.Context, b *bot.Bot, every time.Duration, log *sl
 			}
 		}
 	}
+}
+
+// outboxOf is the store's outbox when requests go to staff: messages
+// about tickets then survive crashes and Telegram outages.
+func outboxOf(store bot.Store, staff *bot.StaffDirectory) bot.Outbox {
+	if ob, ok := store.(bot.Outbox); ok && staff != nil {
+		return ob
+	}
+	return nil
+}
+
+// tokensOf is the store's callback token store when requests go to
+// staff: ticket buttons then carry opaque tokens.
+func tokensOf(store bot.Store, staff *bot.StaffDirectory) bot.TokenStore {
+	if ts, ok := store.(bot.TokenStore); ok && staff != nil {
+		return ts
+	}
+	return nil
+}
+
+// startTickets returns the tickets of staff no longer configured to the
+// queue and starts this replica's outbox dispatcher.
+func startTickets(ctx context.Context, b *bot.Bot, staff *bot.StaffDirectory, log *slog.Logger) {
+	if staff == nil {
+		return
+	}
+	if n, err := b.Requeue(ctx); err != nil {
+		log.Warn("returning tickets of removed staff to the queue incomplete", "moved", n, "err", err)
+	}
+	host, _ := os.Hostname()
+	consumer := fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano())
+	go func() {
+		if err := b.RunOutbox(ctx, consumer); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, bot.ErrNoOutbox) {
+			log.Error("outbox dispatcher stopped", "err", err)
+		}
+	}()
 }

@@ -69,13 +69,20 @@ func TestRunTicketEndToEndRedis(t *testing.T) {
 	if !strings.Contains(card.Text, "I need help with a letter from the Jobcenter.") || card.Markup == nil {
 		t.Fatalf("staff card: %+v", card)
 	}
+	if strings.Contains(buttonData(card, 0, 0), ref) {
+		t.Fatalf("staff button carries the reference instead of a token: %q", buttonData(card, 0, 0))
+	}
+	// A forged button with the reference is refused; the token works.
 	press(nordChat, anna, "sc:"+ref, card)
+	press(nordChat, anna, buttonData(card, 0, 0), card)
 	r.waitFor(t, nordChat, ref+" wird jetzt von Anna bearbeitet")
 	reply(nordChat, anna, "Please come on Thursday.", card.MessageID)
 	answer := r.waitFor(t, req, "Please come on Thursday.")
 	reply(req, req, "Thank you, I will.", answer.MessageID)
 	r.waitFor(t, nordChat, "Thank you, I will.")
-	press(nordChat, anna, "sx:"+ref+":solved", card)
+	press(nordChat, anna, buttonData(card, 1, 1), card)
+	prompt := r.waitFor(t, nordChat, "abschließen")
+	press(nordChat, anna, buttonData(prompt, 0, 0), prompt)
 	r.waitFor(t, req, "has been closed")
 
 	if code := r.stop(); code != exitOK {
@@ -111,4 +118,15 @@ func TestRunTicketEndToEndRedis(t *testing.T) {
 	if tickets != 1 {
 		t.Errorf("%d tickets stored in Redis, want 1", tickets)
 	}
+}
+
+// buttonData is the callback data of the button in row, col of m.
+func buttonData(m bottest.SentMessage, row, col int) string {
+	if m.Markup == nil || len(m.Markup.InlineKeyboard) <= row || len(m.Markup.InlineKeyboard[row]) <= col {
+		return ""
+	}
+	if d := m.Markup.InlineKeyboard[row][col].CallbackData; d != nil {
+		return *d
+	}
+	return ""
 }

@@ -66,6 +66,12 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Isolation", testIsolation},
 		{"Concurrent", testConcurrent},
 		{"Begin", testBegin},
+		{"Claim/Lifecycle", testClaimLifecycle},
+		{"Claim/LeaseExpiry", testClaimLeaseExpiry},
+		{"Claim/DoneExpiry", testClaimDoneExpiry},
+		{"Claim/Release", testClaimRelease},
+		{"Claim/Session", testClaimSession},
+		{"Claim/Concurrent", testClaimConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -427,4 +433,153 @@ func testBegin(t *testing.T, e *env) {
 
 	e.advance(61 * time.Minute)
 	begin(1, user(1), true, bot.Session{})
+}
+
+// claimer returns the store's two-phase de-duplication, or skips.
+func (e *env) claimer() bot.UpdateClaimer {
+	e.t.Helper()
+	c, ok := e.s.(bot.UpdateClaimer)
+	if !ok {
+		e.t.Skipf("%T does not implement the optional bot.UpdateClaimer", e.s)
+	}
+	return c
+}
+
+var claimNames = map[bot.Claim]string{bot.ClaimNew: "new", bot.ClaimBusy: "busy", bot.ClaimDone: "done"}
+
+func (e *env) mustClaim(id int64, lease time.Duration, u bot.UserKey, want bot.Claim) bot.Session {
+	e.t.Helper()
+	got, s, err := e.claimer().BeginClaim(e.ctx, id, lease, u)
+	if err != nil {
+		e.t.Fatalf("BeginClaim(%d): %v", id, err)
+	}
+	if got != want {
+		e.t.Fatalf("BeginClaim(%d) = %s, want %s", id, claimNames[got], claimNames[want])
+	}
+	return s
+}
+
+func (e *env) mustFinish(id int64, ttl time.Duration, u bot.UserKey, s *bot.Session) {
+	e.t.Helper()
+	if err := e.claimer().FinishUpdate(e.ctx, id, ttl, u, s, time.Hour); err != nil {
+		e.t.Fatalf("FinishUpdate(%d): %v", id, err)
+	}
+}
+
+func (e *env) mustRelease(id int64) {
+	e.t.Helper()
+	if err := e.claimer().ReleaseUpdate(e.ctx, id); err != nil {
+		e.t.Fatalf("ReleaseUpdate(%d): %v", id, err)
+	}
+}
+
+const lease = 30 * time.Second
+
+// testClaimLifecycle: claimed, then in progress for everyone else, then
+// done; FirstSeen shares the records both ways.
+func testClaimLifecycle(t *testing.T, e *env) {
+	e.claimer()
+	e.mustClaim(1, lease, user(1), bot.ClaimNew)
+	e.mustClaim(1, lease, user(1), bot.ClaimBusy)
+	e.mustFirstSeen(1, day, false)
+	e.mustClaim(1, lease, user(1), bot.ClaimBusy) // FirstSeen did not overwrite the claim
+	e.mustFinish(1, day, user(1), nil)
+	e.mustClaim(1, lease, user(1), bot.ClaimDone)
+	e.mustFirstSeen(1, day, false)
+	e.mustClaim(2, lease, user(1), bot.ClaimNew) // ids are independent
+
+	e.mustFirstSeen(3, day, true) // a one-phase record counts as done
+	e.mustClaim(3, lease, user(1), bot.ClaimDone)
+}
+
+// testClaimLeaseExpiry: a claimant that died holds the update until its
+// lease ends; then the redelivery is handled.
+func testClaimLeaseExpiry(t *testing.T, e *env) {
+	e.claimer()
+	e.mustClaim(7, lease, user(1), bot.ClaimNew)
+	e.advance(lease - time.Second)
+	e.mustClaim(7, lease, user(1), bot.ClaimBusy)
+	e.advance(2 * time.Second)
+	e.mustClaim(7, lease, user(1), bot.ClaimNew)
+	e.mustClaim(7, lease, user(1), bot.ClaimBusy) // the new claim has a lease of its own
+	e.mustFinish(7, day, user(1), nil)
+	e.advance(2 * lease) // a done mark outlives any lease
+	e.mustClaim(7, lease, user(1), bot.ClaimDone)
+}
+
+func testClaimDoneExpiry(t *testing.T, e *env) {
+	e.claimer()
+	e.mustClaim(8, lease, user(1), bot.ClaimNew)
+	e.mustFinish(8, time.Hour, user(1), nil)
+	e.advance(59 * time.Minute)
+	e.mustClaim(8, lease, user(1), bot.ClaimDone)
+	e.advance(2 * time.Minute)
+	e.mustClaim(8, lease, user(1), bot.ClaimNew)
+}
+
+// testClaimRelease: a released claim is handled again at once; a done
+// mark (or a one-phase record) cannot be released.
+func testClaimRelease(t *testing.T, e *env) {
+	e.claimer()
+	e.mustRelease(9) // never seen: not an error
+	e.mustClaim(9, lease, user(1), bot.ClaimNew)
+	e.mustRelease(9)
+	e.mustClaim(9, lease, user(1), bot.ClaimNew)
+	e.mustFinish(9, day, user(1), nil)
+	e.mustRelease(9) // a late release by a handler whose lease ran out
+	e.mustClaim(9, lease, user(1), bot.ClaimDone)
+	e.mustFirstSeen(10, day, true)
+	e.mustRelease(10)
+	e.mustFirstSeen(10, day, false)
+}
+
+// testClaimSession: BeginClaim loads the session; FinishUpdate saves one
+// if given and leaves it alone otherwise.
+func testClaimSession(t *testing.T, e *env) {
+	e.claimer()
+	e.mustEqual(e.mustClaim(1, lease, user(1), bot.ClaimNew), bot.Session{})
+	want := full()
+	e.mustFinish(1, day, user(1), &want)
+	e.mustEqual(e.mustSession(user(1)), full())
+	want.Results[0] = "changed-after-finish"
+	e.mustEqual(e.mustClaim(2, lease, user(1), bot.ClaimNew), full())
+	e.mustFinish(2, day, user(1), nil)
+	e.mustEqual(e.mustSession(user(1)), full())
+	e.mustNotFound(user(2))
+	e.mustEqual(e.mustClaim(3, lease, user(2), bot.ClaimNew), bot.Session{})
+
+	// The session saved with the done mark expires with its own TTL.
+	e.advance(61 * time.Minute)
+	e.mustNotFound(user(1))
+	e.mustClaim(2, lease, user(1), bot.ClaimDone)
+}
+
+// testClaimConcurrent: replicas racing on one redelivered update; exactly
+// one may handle it.
+func testClaimConcurrent(t *testing.T, e *env) {
+	c := e.claimer()
+	const n = 32
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[bot.Claim]int{}
+	var errs []error
+	for range n {
+		wg.Go(func() {
+			got, _, err := c.BeginClaim(e.ctx, 99, lease, user(1))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			counts[got]++
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("BeginClaim: %v", errs[0])
+	}
+	if counts[bot.ClaimNew] != 1 || counts[bot.ClaimBusy] != n-1 {
+		t.Fatalf("concurrent claims: %d new, %d busy, %d done; want 1 new, %d busy", counts[bot.ClaimNew], counts[bot.ClaimBusy], counts[bot.ClaimDone], n-1)
+	}
 }

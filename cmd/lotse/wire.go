@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/lotse-bot/lotse/bot"
+	"github.com/lotse-bot/lotse/bot/memstore"
+	"github.com/lotse-bot/lotse/bot/monitor"
+	"github.com/lotse-bot/lotse/bot/redisstore"
+	"github.com/lotse-bot/lotse/bot/remind"
+	"github.com/lotse-bot/lotse/knowledge"
+	"github.com/lotse-bot/lotse/knowledge/ical"
+)
+
+// This file wires what surrounds the conversation: event subscriptions
+// and the reminder scheduler, the anonymous indicators, the retention of
+// closed requests and the calendar feeds.
+
+// sides are the stores that go with the conversation store: Redis ones
+// next to Redis (shared by every replica), in-memory ones otherwise.
+type sides struct {
+	subs  remind.Store
+	queue remind.Queue
+	mon   monitor.Store
+}
+
+func sideStores(store bot.Store, now func() time.Time) sides {
+	if rs, ok := store.(*redisstore.Store); ok {
+		return sides{subs: rs, queue: rs, mon: rs.Monitor()}
+	}
+	r := memstore.NewReminders(now)
+	return sides{subs: r, queue: r, mon: memstore.NewMonitor(now)}
+}
+
+// withSides adds the reminder and monitoring ports to a bot configuration.
+func (s sides) withSides(c bot.Config) bot.Config {
+	c.Reminders = remind.BotReminders{Subs: s.subs, KB: c.KB.Current, Queue: s.queue}
+	c.WhatsOn = remind.BotWhatsOn
+	c.Monitor = s.mon
+	return c
+}
+
+// startReminders runs the reminder scheduler until ctx ends; reminders go
+// out through b, in each subscriber's language.
+func (s sides) startReminders(ctx context.Context, b *bot.Bot, live *knowledge.Live, now func() time.Time, log *slog.Logger) error {
+	sch, err := remind.New(remind.Config{
+		Subs: s.subs, Queue: s.queue, KB: live.Current, Deliver: remind.BotDeliverer(b), Now: now, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := sch.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("reminder scheduler stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// retainEvery redacts closed and cancelled requests older than keep,
+// every interval, until ctx ends. Every replica may run it: redaction is
+// an atomic, idempotent update.
+func retainEvery(ctx context.Context, tickets bot.TicketStore, every, keep time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n, err := tickets.PurgeClosed(ctx, now.Add(-keep))
+			if err != nil && ctx.Err() == nil {
+				log.Warn("retention run incomplete", "redacted", n, "err", err)
+			} else if n > 0 {
+				log.Info("retention run", "redacted", n)
+			}
+		}
+	}
+}
+
+// publicHandlers are the public HTTP routes besides health and webhook:
+// the district calendar feeds.
+func publicHandlers(live *knowledge.Live) map[string]http.Handler {
+	return map[string]http.Handler{ical.PathPrefix: ical.Handler(live, time.Now)}
+}
+
+// calendarURL is the public base of the calendar feeds, "" if unknown.
+func calendarURL(publicURL string) string {
+	if publicURL == "" {
+		return ""
+	}
+	for len(publicURL) > 0 && publicURL[len(publicURL)-1] == '/' {
+		publicURL = publicURL[:len(publicURL)-1]
+	}
+	return publicURL + ical.PathPrefix
+}
