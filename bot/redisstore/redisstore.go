@@ -189,28 +189,21 @@ func (s *Store) BeginClaim(ctx context.Context, updateID int64, lease time.Durat
 	}
 	ukey := s.updateKey(updateID)
 	pipe := s.rdb.Pipeline()
-	claim := pipe.SetNX(ctx, ukey, updInProgress, lease)
-	state := pipe.Get(ctx, ukey)
+	// SET NX GET (Redis >= 7.0) claims the update and returns what was
+	// there before in one command: nil means the claim is ours.
+	claim := pipe.SetArgs(ctx, ukey, updInProgress, redis.SetArgs{Mode: "NX", TTL: lease, Get: true})
 	get := pipe.Get(ctx, key)
-	// Exec reports the first failed command, which may be a GET's
-	// redis.Nil; the commands' own errors are checked below.
+	// Exec reports the first failed command, which may be a redis.Nil;
+	// the commands' own errors are checked below.
 	_, _ = pipe.Exec(ctx)
-	first, err := claim.Result()
-	if err != nil {
+	prev, err := claim.Result()
+	switch {
+	case errors.Is(err, redis.Nil): // the key was absent: claimed
+	case err != nil:
 		return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
-	}
-	if !first {
-		v, err := state.Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-			// It expired or was released in between: let the transport
-			// come back rather than race for it here.
-			return bot.ClaimBusy, bot.Session{}, nil
-		case err != nil:
-			return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
-		case v == updInProgress:
-			return bot.ClaimBusy, bot.Session{}, nil
-		}
+	case prev == updInProgress:
+		return bot.ClaimBusy, bot.Session{}, nil
+	default:
 		return bot.ClaimDone, bot.Session{}, nil
 	}
 	raw, err := get.Bytes()

@@ -229,15 +229,34 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, hc: hc, log: cfg.Logger, lim: newLimiter(cfg), hashKey: key, obs: cfg.Observer}
 
-	gctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
-	defer cancel()
-	api, err := tgbotapi.NewBotAPIWithClient(cfg.Token, cfg.Endpoint, ctxDoer{ctx: gctx, hc: hc})
-	c.observe("getMe", err)
-	if err != nil {
+	// A restart during a Telegram hiccup (5xx, 429, a dropped
+	// connection) must not fail start-up: transient errors are retried
+	// MaxAttempts times with backoff; a bad token fails at once.
+	var api *tgbotapi.BotAPI
+	for attempt := 1; ; attempt++ {
+		gctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+		a, err := tgbotapi.NewBotAPIWithClient(cfg.Token, cfg.Endpoint, ctxDoer{ctx: gctx, hc: hc})
+		cancel()
+		c.observe("getMe", err)
+		if err == nil {
+			api = a
+			break
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("telegram getMe: %w", ctx.Err())
 		}
-		return nil, c.apiError("getMe", err, classify(err))
+		f := classify(err)
+		e := c.apiError("getMe", err, f)
+		if (f != transient && f != flood) || attempt >= cfg.MaxAttempts {
+			return nil, e
+		}
+		wait := e.RetryAfter
+		if wait <= 0 || wait > cfg.MaxRetryAfter {
+			wait = min(cfg.RetryBase<<(attempt-1), 30*time.Second)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("telegram getMe: %w", err)
+		}
 	}
 	api.Client = hc
 	c.api = api

@@ -424,3 +424,25 @@ func TestSendStaysWithinLimits(t *testing.T) {
 	}
 	checkClean(t, f)
 }
+
+func TestNewRetriesTransientGetMe(t *testing.T) {
+	f := bottest.NewFakeAPI(t)
+	f.FailNext("getMe", bottest.Fault{Status: 502}, bottest.Fault{Drop: true})
+	c, err := telegram.New(context.Background(), telegram.Config{Token: f.Token(), Endpoint: f.Endpoint(),
+		RetryBase: time.Millisecond})
+	if err != nil {
+		t.Fatalf("New after a 502 and a dropped connection: %v", err)
+	}
+	if c.Username() == "" {
+		t.Error("no username after getMe")
+	}
+	if n := len(f.Calls("getMe")); n != 3 {
+		t.Errorf("%d getMe calls, want 3", n)
+	}
+
+	f.FailNext("getMe", bottest.Fault{Status: 401})
+	if _, err := telegram.New(context.Background(), telegram.Config{Token: f.Token(), Endpoint: f.Endpoint(),
+		RetryBase: time.Millisecond}); err == nil {
+		t.Error("New accepted a 401")
+	}
+}
