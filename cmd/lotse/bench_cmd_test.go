@@ -73,10 +73,11 @@ func TestBenchQuick(t *testing.T) {
 
 // TestChaosQuick runs a small fault suite against `lotse run` built into
 // a temporary directory. It asserts what must hold whatever the machine:
-// no duplicate answers at a kill, every update answered through a Redis
-// outage and through Bot API faults, retry_after honoured. Figures that
-// depend on timing (the flood's latency) and the known loss at a kill
-// (see docs/RELIABILITY.md) are reported, not asserted.
+// no update lost at a kill, every update answered through a Redis outage
+// and through Bot API faults, retry_after honoured. Figures that depend on
+// timing are reported, not asserted: the flood's latency, and duplicates
+// at a kill, which can only come from the documented window (killed after
+// Telegram accepted a reply, before the done mark; bot/dedupe.go).
 func TestChaosQuick(t *testing.T) {
 	needRedisServer(t)
 	if testing.Short() {
@@ -110,7 +111,7 @@ func TestChaosQuick(t *testing.T) {
 		}
 	}
 	for _, prop := range []string{
-		"no update answered twice",
+		"every update answered (30 updates from 10 users, 2 kills)",
 		"every update handled (600)",
 		"every reply delivered (no handler error)",
 		"reconnects: state written again after the restart",
@@ -123,7 +124,7 @@ func TestChaosQuick(t *testing.T) {
 			t.Errorf("%s: %q, want PASS", prop, v)
 		}
 	}
-	for _, prop := range []string{"every update answered (30 updates from 10 users, 2 kills)", "other users' p99 within 10% of a quiet run"} {
+	for _, prop := range []string{"no update answered twice", "other users' p99 within 10% of a quiet run"} {
 		if _, ok := rows[prop]; !ok {
 			t.Errorf("report lacks %q", prop)
 		}
