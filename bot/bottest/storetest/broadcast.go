@@ -59,14 +59,7 @@ const bcTTL = 30 * 24 * time.Hour
 
 func (e *benv) advance(d time.Duration) {
 	e.t.Helper()
-	e.clk.mu.Lock()
-	e.clk.now = e.clk.now.Add(d)
-	e.clk.mu.Unlock()
-	if a, ok := e.s.(Advancer); ok {
-		if err := a.Advance(e.ctx, d); err != nil {
-			e.t.Fatalf("Advance(%v): %v", d, err)
-		}
-	}
+	e.clk.advance(e.t, e.ctx, e.s, d)
 }
 
 // mustDraft creates a valid draft and returns it.

@@ -58,14 +58,7 @@ type menv struct {
 
 func (e *menv) advance(d time.Duration) {
 	e.t.Helper()
-	e.clk.mu.Lock()
-	e.clk.now = e.clk.now.Add(d)
-	e.clk.mu.Unlock()
-	if a, ok := e.s.(Advancer); ok {
-		if err := a.Advance(e.ctx, d); err != nil {
-			e.t.Fatalf("Advance(%v): %v", d, err)
-		}
-	}
+	e.clk.advance(e.t, e.ctx, e.s, d)
 }
 
 func (e *menv) day(n int) time.Time { return Epoch.AddDate(0, 0, n) }

@@ -95,6 +95,20 @@ func (c *clock) Now() time.Time {
 	return c.now
 }
 
+// advance moves the clock by d and, for stores whose expiry runs on
+// their own clock (Redis), ages store's data by d as well.
+func (c *clock) advance(t *testing.T, ctx context.Context, store any, d time.Duration) {
+	t.Helper()
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+	if a, ok := store.(Advancer); ok {
+		if err := a.Advance(ctx, d); err != nil {
+			t.Fatalf("Advance(%v): %v", d, err)
+		}
+	}
+}
+
 // env is one subtest's store and clock, with helpers that fail the test.
 type env struct {
 	t   *testing.T
@@ -105,14 +119,7 @@ type env struct {
 
 func (e *env) advance(d time.Duration) {
 	e.t.Helper()
-	e.clk.mu.Lock()
-	e.clk.now = e.clk.now.Add(d)
-	e.clk.mu.Unlock()
-	if a, ok := e.s.(Advancer); ok {
-		if err := a.Advance(e.ctx, d); err != nil {
-			e.t.Fatalf("Advance(%v): %v", d, err)
-		}
-	}
+	e.clk.advance(e.t, e.ctx, e.s, d)
 }
 
 func (e *env) mustFirstSeen(id int64, ttl time.Duration, want bool) {

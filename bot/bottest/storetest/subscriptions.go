@@ -59,14 +59,7 @@ type senv struct {
 
 func (e *senv) advance(d time.Duration) {
 	e.t.Helper()
-	e.clk.mu.Lock()
-	e.clk.now = e.clk.now.Add(d)
-	e.clk.mu.Unlock()
-	if a, ok := e.s.(Advancer); ok {
-		if err := a.Advance(e.ctx, d); err != nil {
-			e.t.Fatalf("Advance(%v): %v", d, err)
-		}
-	}
+	e.clk.advance(e.t, e.ctx, e.s, d)
 }
 
 // sub returns user(n)'s subscription to t, made now, living for ttl.
@@ -490,14 +483,7 @@ type qenv struct {
 
 func (e *qenv) advance(d time.Duration) {
 	e.t.Helper()
-	e.clk.mu.Lock()
-	e.clk.now = e.clk.now.Add(d)
-	e.clk.mu.Unlock()
-	if a, ok := e.q.(Advancer); ok {
-		if err := a.Advance(e.ctx, d); err != nil {
-			e.t.Fatalf("Advance(%v): %v", d, err)
-		}
-	}
+	e.clk.advance(e.t, e.ctx, e.q, d)
 }
 
 // job returns user(n)'s reminder, due in dueIn, for an occurrence an hour

@@ -76,14 +76,7 @@ type tenv struct {
 // advance moves the clock and ages the store, as env.advance does.
 func (e *tenv) advance(d time.Duration) {
 	e.t.Helper()
-	e.clk.mu.Lock()
-	e.clk.now = e.clk.now.Add(d)
-	e.clk.mu.Unlock()
-	if a, ok := e.s.(Advancer); ok {
-		if err := a.Advance(e.ctx, d); err != nil {
-			e.t.Fatalf("Advance(%v): %v", d, err)
-		}
-	}
+	e.clk.advance(e.t, e.ctx, e.s, d)
 }
 
 // Fixture values. They are distinctive so that Dump searches cannot match
