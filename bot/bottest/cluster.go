@@ -150,38 +150,9 @@ func startNodeOn(path string, port int) (*redisServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &redisServer{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, done: make(chan struct{}), log: &syncBuffer{}}
-	s.cmd = exec.Command(path,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	return launch(path, port, dir, "redis-server (cluster node)",
 		"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-		"--cluster-node-timeout", "5000",
-		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--daemonize", "no", "--loglevel", "warning")
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = procAttr()
-	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := ping(s.addr)
-		if err == nil {
-			return s, nil
-		}
-		select {
-		case <-s.done:
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("redis-server (cluster node) exited: %s", bytes.TrimSpace(s.log.Bytes()))
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("cluster node on %s not answering PING: %v", s.addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		"--cluster-node-timeout", "5000")
 }
 
 // joinCluster does by hand what redis-cli --cluster create does, so only

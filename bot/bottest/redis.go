@@ -242,11 +242,17 @@ func tryStartRedis(path string) (*redisServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return launch(path, port, dir, "redis-server")
+}
+
+// launch starts redis-server on 127.0.0.1:port with data in dir (removed
+// when it fails or stops) and extra arguments, and waits until it answers
+// PING. what names the server in errors.
+func launch(path string, port int, dir, what string, extra ...string) (*redisServer, error) {
 	s := &redisServer{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, done: make(chan struct{}), log: &syncBuffer{}}
-	s.cmd = exec.Command(path,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--daemonize", "no", "--loglevel", "warning")
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1"}, extra...)
+	args = append(args, "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--loglevel", "warning")
+	s.cmd = exec.Command(path, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	s.cmd.SysProcAttr = procAttr()
 	if err := s.cmd.Start(); err != nil {
@@ -264,12 +270,12 @@ func tryStartRedis(path string) (*redisServer, error) {
 		select {
 		case <-s.done:
 			os.RemoveAll(dir)
-			return nil, fmt.Errorf("redis-server exited: %s", bytes.TrimSpace(s.log.Bytes()))
+			return nil, fmt.Errorf("%s exited: %s", what, bytes.TrimSpace(s.log.Bytes()))
 		default:
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("redis-server on %s not answering PING: %v", s.addr, err)
+			return nil, fmt.Errorf("%s on %s not answering PING: %v", what, s.addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
