@@ -14,8 +14,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// localeFS holds the message files, one per language, named
-// active.<lang>.yaml: go-i18n takes the language from the file name.
+// localeFS holds the message files, named <part>.<lang>.yaml
+// (active.de.yaml, tickets.de.yaml): go-i18n takes the language from the
+// file name. A language may have several files, one per feature, so that
+// work on different features does not touch the same file.
 //
 //go:embed locales/*.yaml
 var localeFS embed.FS
@@ -46,7 +48,7 @@ func NewCatalog() (*Catalog, error) {
 func newCatalog(fsys fs.FS) (*Catalog, error) {
 	b := goi18n.NewBundle(language.English)
 	b.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
-	files, err := fs.Glob(fsys, "locales/active.*.yaml")
+	files, err := fs.Glob(fsys, "locales/*.*.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("i18n: list message files: %w", err)
 	}

@@ -3,6 +3,7 @@ package i18n_test
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,7 +61,7 @@ func TestCatalogComplete(t *testing.T) {
 	for _, lang := range i18n.Languages {
 		t.Run(lang, func(t *testing.T) {
 			if !c.Has(lang) {
-				t.Fatalf("missing message file locales/active.%s.yaml", lang)
+				t.Fatalf("missing message files locales/*.%s.yaml", lang)
 			}
 			var missing []string
 			for _, id := range c.IDs() {
@@ -121,13 +122,26 @@ func TestLoadedLanguages(t *testing.T) {
 }
 
 func TestSourceMessagesDescribed(t *testing.T) {
-	raw, err := os.ReadFile("locales/active.en.yaml")
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob("locales/*.en.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no English message files: %v", err)
 	}
-	var msgs map[string]map[string]string
-	if err := yaml.Unmarshal(raw, &msgs); err != nil {
-		t.Fatalf("active.en.yaml: %v", err)
+	msgs := map[string]map[string]string{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var part map[string]map[string]string
+		if err := yaml.Unmarshal(raw, &part); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for id, m := range part {
+			if _, dup := msgs[id]; dup {
+				t.Errorf("%s: message %s is defined in another English file too", f, id)
+			}
+			msgs[id] = m
+		}
 	}
 	if len(msgs) < 20 {
 		t.Fatalf("only %d messages parsed", len(msgs))
