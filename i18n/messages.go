@@ -36,6 +36,11 @@ type Catalog struct {
 	ids  []string // message ids of the source language, sorted
 	// plural marks the source messages that have plural forms.
 	plural map[string]bool
+	// fast holds the precompiled singular messages per language (with
+	// the English fallback resolved): T answers these without go-i18n,
+	// whose matcher, template lookup and text/template execution were
+	// the largest share of rendering a knowledge answer (fast.go).
+	fast map[string]map[string]*fastMessage
 }
 
 // NewCatalog loads the embedded message files. It fails if a file does not
@@ -53,6 +58,7 @@ func newCatalog(fsys fs.FS) (*Catalog, error) {
 		return nil, fmt.Errorf("i18n: list message files: %w", err)
 	}
 	c := &Catalog{bundle: b, locs: map[string]*goi18n.Localizer{}, plural: map[string]bool{}}
+	byLang := map[string][]*goi18n.Message{}
 	for _, f := range files {
 		mf, err := b.LoadMessageFileFS(fsys, f)
 		if err != nil {
@@ -60,6 +66,7 @@ func newCatalog(fsys fs.FS) (*Catalog, error) {
 		}
 		lang := mf.Tag.String()
 		c.locs[lang] = goi18n.NewLocalizer(b, lang)
+		byLang[lang] = append(byLang[lang], mf.Messages...)
 		if lang == SourceLanguage {
 			for _, m := range mf.Messages {
 				c.ids = append(c.ids, m.ID)
@@ -73,6 +80,7 @@ func newCatalog(fsys fs.FS) (*Catalog, error) {
 		return nil, errors.New("i18n: no message file for the source language " + SourceLanguage)
 	}
 	sort.Strings(c.ids)
+	c.fast = compileFast(byLang)
 	return c, nil
 }
 
@@ -99,6 +107,9 @@ func (c *Catalog) IsPlural(id string) bool { return c.plural[id] }
 // file, or a message missing from it, falls back to English; an unknown id
 // returns the id itself so that tests and users notice. T never panics.
 func (c *Catalog) T(lang, id string, data map[string]any) string {
+	if s, ok := c.fastT(lang, id, data); ok {
+		return s
+	}
 	s, _ := c.localize(lang, id, data, nil)
 	return s
 }

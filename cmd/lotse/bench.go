@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -42,16 +43,21 @@ const (
 type benchSize struct {
 	users                       int
 	questions, langSwitch, echo int
-	searchSizes                 []int
-	searchQueries               int
+	// ticketUsers open one request each; subscribers receive one
+	// broadcast.
+	ticketUsers, subscribers int
+	searchSizes              []int
+	searchQueries            int
 }
 
 func benchSizes(quick bool, users int) benchSize {
 	if quick {
 		return benchSize{users: users, questions: 1500, langSwitch: 600, echo: 1500,
+			ticketUsers: min(users, 50), subscribers: 60,
 			searchSizes: []int{100, 1000}, searchQueries: 500}
 	}
 	return benchSize{users: users, questions: 20000, langSwitch: 10000, echo: 20000,
+		ticketUsers: min(users, 1000), subscribers: 1000,
 		searchSizes: []int{100, 1000, 10000, 100000}, searchQueries: 5000}
 }
 
@@ -74,6 +80,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	quick := fs.Bool("quick", false, "a small run (under a minute), as in CI")
 	users := fs.Int("users", 0, "distinct users talking at once (default 1000; 100 with -quick)")
 	out := fs.String("out", "", "also write the report (markdown) to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (go tool pprof) to this file")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: lotse bench [-quick] [-users N] [-out FILE]")
 		return exitUsage
@@ -89,6 +96,19 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	command := strings.TrimSpace("lotse bench " + strings.Join(args, " "))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "lotse bench: %v\n", err)
+			return exitFailed
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "lotse bench: %v\n", err)
+			return exitFailed
+		}
+		defer pprof.StopCPUProfile()
+	}
 	report, err := runBench(ctx, benchSizes(*quick, *users), command, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "lotse bench: %v\n", err)
@@ -110,7 +130,10 @@ type convRow struct {
 	sum      loadtest.Summary
 	commands float64 // Redis commands per update (-1: no Redis)
 	trips    float64 // Redis round trips per update (-1: no Redis)
-	note     string
+	note     string  // why the row was not measured
+	detail   string  // what else the row measured, or how it differs
+	// broadcastRate is a broadcast's delivered messages per second.
+	broadcastRate float64
 }
 
 // benchEnv is what every conversation scenario shares.
@@ -145,7 +168,14 @@ func runBench(ctx context.Context, size benchSize, command string, progress io.W
 	var questionStats map[string]int64
 	step := func(name string, run func() (convRow, error)) error {
 		fmt.Fprintf(progress, "bench: %s ...\n", name)
-		r, err := run()
+		var r convRow
+		var err error
+		// The label marks the scenario's goroutines (the fake Bot API's
+		// and the transport's are started inside) in a -cpuprofile:
+		// go tool pprof -tagfocus scenario=...
+		began := time.Now()
+		pprof.Do(ctx, pprof.Labels("scenario", name), func(context.Context) { r, err = run() })
+		fmt.Fprintf(progress, "bench: %s took %s\n", name, time.Since(began).Round(10*time.Millisecond))
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -171,11 +201,18 @@ func runBench(ctx context.Context, size benchSize, command string, progress io.W
 	if err := step("echo (transport ceiling)", func() (convRow, error) { return env.echo(ctx) }); err != nil {
 		return "", err
 	}
-	rows = append(rows,
-		convRow{name: "ticket creation and relay", commands: -1, trips: -1,
-			note: "not yet measured: the ticket flows were being wired when this harness was written"},
-		convRow{name: "broadcast", commands: -1, trips: -1,
-			note: "not yet measured: bot/broadcast has no runner wired into the bot yet"})
+	var relay convRow
+	if err := step("ticket creation", func() (convRow, error) {
+		c, r, err := env.tickets(ctx)
+		relay = r
+		return c, err
+	}); err != nil {
+		return "", err
+	}
+	rows = append(rows, relay)
+	if err := step("broadcast", func() (convRow, error) { return env.broadcast(ctx) }); err != nil {
+		return "", err
+	}
 
 	var search []searchbench.Row
 	for _, n := range size.searchSizes {
@@ -409,16 +446,20 @@ func formatBench(size benchSize, command string, rows []convRow, qstats map[stri
 			ceiling = r
 		}
 	}
+	p("\n")
 	for _, r := range rows {
-		if r.note != "" {
-			p("\n- %s: %s.", r.name, r.note)
+		switch {
+		case r.note != "":
+			p("- %s: %s.\n", r.name, r.note)
+		case r.detail != "":
+			p("- %s: %s.\n", r.name, r.detail)
 		}
 	}
 	ratio := 0.0
 	if ceiling.sum.PerSecond > 0 {
 		ratio = lotse.sum.PerSecond / ceiling.sum.PerSecond
 	}
-	p("\n\nLotse / transport ceiling (knowledge questions with Redis / echo): **%.0f%%**.\n", 100*ratio)
+	p("\nLotse / transport ceiling (knowledge questions with Redis / echo): **%.0f%%**.\n", 100*ratio)
 
 	p("\n## Redis per knowledge question\n\n")
 	p("`INFO commandstats` deltas over the measured questions, divided by the number of questions; round trips counted by a go-redis hook (a pipeline is one). Design minimum: %d round trips, %d commands (Begin = SET NX of the update id + GET of the session in one pipeline; SET of the changed session).\n\n", designRoundTrips, designCommands)

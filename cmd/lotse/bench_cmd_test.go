@@ -37,6 +37,7 @@ func TestBenchQuick(t *testing.T) {
 	if code := Main(ctx, []string{"bench", "-quick", "-users", "50", "-out", out}, env(nil), nil, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
+	t.Log("\n" + stderr.String())
 	report := stdout.String()
 	file, err := os.ReadFile(out)
 	if err != nil || string(file) != report {
@@ -46,7 +47,9 @@ func TestBenchQuick(t *testing.T) {
 		"- commit: ", "- machine: ", "- command: `lotse bench -quick -users 50",
 		"| knowledge questions, Redis | 1500 |", "| knowledge questions, in-memory store | 1500 |",
 		"| language switching (/language, then a button) | 600 |", "| echo (transport ceiling) | 1500 |",
-		"| ticket creation and relay |", "| broadcast |",
+		"| ticket creation (/person … send, 6 updates each) | 300 |",
+		"| ticket relay (staff Claim + reply, answer to the requester) | 100 |",
+		"| broadcast to 60 subscribers (Telegram's limits kept) | 60 |",
 		"| 100 | ", "| 1000 | ", "Lotse / transport ceiling",
 	} {
 		if !strings.Contains(report, want) {
@@ -65,6 +68,19 @@ func TestBenchQuick(t *testing.T) {
 	// At least Begin per question; at most the target.
 	if trips < 1 || trips > targetRoundTrips {
 		t.Errorf("%.2f Redis round trips per knowledge question, want 1..%d", trips, targetRoundTrips)
+	}
+	// The flows ran to the end (each fails the bench if a card, an
+	// answer or a broadcast message is lost, duplicated, misdirected or
+	// over a flood limit); a broadcast cannot beat Telegram's 30/s.
+	m = regexp.MustCompile(`: ([0-9.]+) delivered/s = [0-9]+% of Telegram's 30 messages/s`).FindStringSubmatch(report)
+	if m == nil {
+		t.Fatalf("no broadcast rate:\n%s", report)
+	}
+	if rate, _ := strconv.ParseFloat(m[1], 64); rate <= 0 || rate > 30*1.05 {
+		t.Errorf("broadcast delivered %.1f/s, want (0, 30] (with 5%% timing slack)", rate)
+	}
+	if strings.Contains(report, "not yet measured") {
+		t.Errorf("a scenario is still unmeasured:\n%s", report)
 	}
 	if !strings.Contains(report, "| GET | 1.00 |") {
 		t.Errorf("a knowledge question should read the session exactly once:\n%s", report)

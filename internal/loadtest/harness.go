@@ -17,9 +17,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/lotse-bot/lotse/bot"
 	"github.com/lotse-bot/lotse/bot/bottest"
@@ -64,7 +67,14 @@ func New(ctx context.Context, cfg Config) (*Harness, error) {
 		c.Limits.Disabled = !cfg.Limits
 		c.MaxPollWait = time.Second
 	}}, cfg.Fake...)
-	api := bottest.StartFakeAPI(nil, opts...)
+	// The labels split a CPU profile (lotse bench -cpuprofile) into the
+	// fake Bot API's share and Lotse's: goroutines inherit them, so the
+	// fake's server goroutines carry side=fake-api and the transport's
+	// (started by Serve) side=lotse.
+	var api *bottest.FakeAPI
+	pprof.Do(ctx, pprof.Labels("side", "fake-api"), func(context.Context) {
+		api = bottest.StartFakeAPI(nil, opts...)
+	})
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -75,6 +85,7 @@ func New(ctx context.Context, cfg Config) (*Harness, error) {
 	}
 	if !cfg.Limits {
 		tc.GlobalRate, tc.PerChat, tc.PerChatBurst = 1e9, time.Nanosecond, 1<<20
+		tc.GroupPerMinute = 1 << 30 // staff desks are groups
 	}
 	if cfg.Client != nil {
 		cfg.Client(&tc)
@@ -101,7 +112,9 @@ func (h *Harness) OnDone(fn func(updateID int64, in bot.Incoming)) { h.onDone = 
 // and returns its error.
 func (h *Harness) Serve(ctx context.Context, handler telegram.Handler) (wait func() error) {
 	errc := make(chan error, 1)
+	ctx = pprof.WithLabels(ctx, pprof.Labels("side", "lotse"))
 	go func() {
+		pprof.SetGoroutineLabels(ctx)
 		errc <- h.TG.Poll(ctx, telegram.HandlerFunc(func(ctx context.Context, in bot.Incoming) error {
 			err := handler.Handle(ctx, in)
 			now := time.Now()
@@ -143,6 +156,54 @@ func (h *Harness) Callback(user int64, lang, data string) int64 {
 	id, _ := h.API.PushCallback(user, user, lang, data, 1)
 	h.pushed[int64(id)] = time.Now()
 	return int64(id)
+}
+
+// Update queues u (the fake assigns its update id) and returns its id;
+// for updates the other helpers do not make, such as a staff member's
+// reply to a message in a group.
+func (h *Harness) Update(u tgbotapi.Update) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := int64(h.API.PushUpdate(u))
+	h.pushed[id] = time.Now()
+	return id
+}
+
+// Press queues a press by user of a button with data on message
+// messageID in chat (a group's chat id for staff buttons) and returns its
+// update id.
+func (h *Harness) Press(chat, user int64, lang, data string, messageID int) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id, _ := h.API.PushCallback(chat, user, lang, data, messageID)
+	h.pushed[int64(id)] = time.Now()
+	return int64(id)
+}
+
+// Pushed returns when update id was queued (false if not by the harness).
+func (h *Harness) Pushed(id int64) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.pushed[id]
+	return t, ok
+}
+
+// WaitUpdate waits until update id has been handled.
+func (h *Harness) WaitUpdate(ctx context.Context, id int64) error {
+	for {
+		h.mu.Lock()
+		_, done := h.done[id]
+		ch := h.changed
+		h.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("loadtest: update %d not handled: %w", id, ctx.Err())
+		case <-ch:
+		}
+	}
 }
 
 // Handled returns how many distinct updates were handled so far.
