@@ -247,7 +247,7 @@ func (t *turn) staffGroup() error {
 		return nil
 	}
 	t.lang = "de"
-	if ps := t.b.cfg.Staff.byChat[t.in.ChatID]; len(ps) > 0 {
+	if ps := t.b.cfg.Staff.ChatPersons(t.in.ChatID); len(ps) > 0 {
 		d, _ := t.b.cfg.Staff.Desk(ps[0])
 		t.lang = d.Lang
 	}

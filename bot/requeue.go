@@ -59,6 +59,27 @@ func (b *Bot) Requeue(ctx context.Context) (int, error) {
 	return moved, errors.Join(errs...)
 }
 
+// SetStaff puts n in force in place of the staff directory the Bot was
+// configured with (a staff file changed); call Requeue next, so that the
+// tickets of staff n no longer has return to the queue. n is refused
+// (ErrInvalid; the current directory stays) if it leaves a routing target
+// of the current knowledge base without a desk, or if the Bot was started
+// without staff: requests to people need the outbox and button tokens
+// wired at start, so turning them on takes a restart.
+func (b *Bot) SetStaff(n *StaffDirectory) error {
+	if b.cfg.Staff == nil {
+		return fmt.Errorf("set staff: started without staff: %w", ErrInvalid)
+	}
+	if n == nil {
+		return fmt.Errorf("set staff: no directory: %w", ErrInvalid)
+	}
+	if err := n.Check(b.cfg.KB.Current()); err != nil {
+		return fmt.Errorf("set staff: %w: %w", ErrInvalid, err)
+	}
+	b.cfg.Staff.Replace(n)
+	return nil
+}
+
 // orphaned reports whether tk waits for somebody no longer configured:
 // no desk (reroute) or a claimer who may not act (release).
 func (b *Bot) orphaned(tk *Ticket) (reroute, release bool) {

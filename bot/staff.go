@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/lotse-bot/lotse/i18n"
 	"github.com/lotse-bot/lotse/knowledge"
@@ -33,13 +34,19 @@ type Desk struct {
 }
 
 // StaffDirectory maps routing targets to desks and staff users to what
-// they may do. It is immutable after NewStaffDirectory.
+// they may do. Its content is immutable after NewStaffDirectory; Replace
+// points a directory in use at a newer one (a reloaded staff file), and
+// every method then answers from that one.
 type StaffDirectory struct {
+	// next is the directory in force after a Replace (nil: this one).
+	next atomic.Pointer[StaffDirectory]
+
 	desks        map[string]Desk
 	order        []string           // person ids in configuration order
 	byUser       map[int64][]string // user → persons
 	byChat       map[int64][]string // chat → persons
 	coordinators map[int64]bool
+	curators     map[int64]bool // see WithCurators (report.go)
 	names        map[int64]string
 }
 
@@ -108,6 +115,7 @@ func NewStaffDirectory(desks []Desk, coordinators []int64) (*StaffDirectory, err
 // whose person is not a person entry of kb. Start-up refuses such a
 // configuration: a request routed to nobody would be lost.
 func (d *StaffDirectory) Check(kb *knowledge.KB) error {
+	d = d.cur()
 	var errs []error
 	for _, e := range kb.RoutingTargets() {
 		if _, ok := d.desks[e.ID]; !ok {
@@ -124,31 +132,54 @@ func (d *StaffDirectory) Check(kb *knowledge.KB) error {
 
 // Desk returns the desk of person.
 func (d *StaffDirectory) Desk(person string) (Desk, bool) {
+	d = d.cur()
 	k, ok := d.desks[person]
 	return k, ok
 }
 
 // Persons returns the persons user serves, in configuration order.
-func (d *StaffDirectory) Persons(user int64) []string { return d.byUser[user] }
+func (d *StaffDirectory) Persons(user int64) []string { return d.cur().byUser[user] }
 
 // IsStaff reports whether user serves a desk or is a coordinator.
 func (d *StaffDirectory) IsStaff(user int64) bool {
+	d = d.cur()
 	return len(d.byUser[user]) > 0 || d.coordinators[user]
 }
 
 // IsCoordinator reports whether user may act on every request.
-func (d *StaffDirectory) IsCoordinator(user int64) bool { return d.coordinators[user] }
+func (d *StaffDirectory) IsCoordinator(user int64) bool { return d.cur().coordinators[user] }
 
 // IsStaffChat reports whether chat receives requests.
-func (d *StaffDirectory) IsStaffChat(chat int64) bool { return len(d.byChat[chat]) > 0 }
+func (d *StaffDirectory) IsStaffChat(chat int64) bool { return len(d.cur().byChat[chat]) > 0 }
 
 // MayAct reports whether user may act on requests assigned to person.
 func (d *StaffDirectory) MayAct(user int64, person string) bool {
+	d = d.cur()
 	return d.coordinators[user] || slices.Contains(d.byUser[user], person)
 }
 
 // Name is a staff member's configured first name, or "".
-func (d *StaffDirectory) Name(user int64) string { return d.names[user] }
+func (d *StaffDirectory) Name(user int64) string { return d.cur().names[user] }
 
 // All returns every configured person id, in configuration order.
-func (d *StaffDirectory) All() []string { return slices.Clone(d.order) }
+func (d *StaffDirectory) All() []string { return slices.Clone(d.cur().order) }
+
+// ChatPersons returns the persons whose requests arrive in chat.
+func (d *StaffDirectory) ChatPersons(chat int64) []string { return d.cur().byChat[chat] }
+
+// cur is the directory in force: the one the last Replace installed, or
+// d itself.
+func (d *StaffDirectory) cur() *StaffDirectory {
+	if n := d.next.Load(); n != nil {
+		return n
+	}
+	return d
+}
+
+// Replace makes n the directory in force wherever d is used (n's own
+// replacement, if it has one, is followed). Callers that hold d see the
+// change with their next call; a caller that makes several calls in a
+// row may see the old directory in some and the new one in others.
+func (d *StaffDirectory) Replace(n *StaffDirectory) {
+	d.next.Store(n.cur())
+}

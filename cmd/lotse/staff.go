@@ -22,6 +22,36 @@ func loadStaff(cfg Config, kb *knowledge.KB) (*bot.StaffDirectory, error) {
 	return staffconfig.Load(cfg.StaffFile, kb)
 }
 
+// staffReloader returns what SIGHUP does for the staff file after the
+// knowledge base was reloaded (nil without LOTSE_STAFF_FILE): read it
+// again, check it against the knowledge base in force and put it in force;
+// staff no longer in it lose their claimed requests to the queue. A broken
+// file is refused with every problem (file:line) in the log, and the last
+// good staff stay in force.
+func staffReloader(ctx context.Context, b *bot.Bot, path string, live *knowledge.Live, log *slog.Logger) func() {
+	if path == "" {
+		return nil
+	}
+	return func() {
+		staff, err := staffconfig.Load(path, live.Current())
+		if err == nil {
+			err = b.SetStaff(staff)
+		}
+		if err != nil {
+			log.Error("staff file reload refused; the previous staff stay in force", "problems", err.Error())
+			return
+		}
+		moved, err := b.Requeue(ctx)
+		if err != nil {
+			// The new staff are in force; the next start-up or reload
+			// returns the rest.
+			log.Warn("staff file reloaded; returning requests of removed staff incomplete", "requests_returned", moved, "err", err)
+			return
+		}
+		log.Info("staff file reloaded", "requests_returned", moved)
+	}
+}
+
 // chatStaff makes the terminal user the staff of every desk, in the same
 // chat, so the whole request flow can be tried alone: staff messages
 // start with 📨, 💬 or ⏰ and carry the staff buttons.
@@ -75,13 +105,14 @@ func tokensOf(store bot.Store, staff *bot.StaffDirectory) bot.TokenStore {
 }
 
 // startTickets returns the tickets of staff no longer configured to the
-// queue and starts this replica's outbox dispatcher.
+// queue and starts this replica's outbox dispatcher, which also delivers
+// replies queued to wait for their chat's send slot (so it runs without
+// staff too).
 func startTickets(ctx context.Context, b *bot.Bot, staff *bot.StaffDirectory, log *slog.Logger) {
-	if staff == nil {
-		return
-	}
-	if n, err := b.Requeue(ctx); err != nil {
-		log.Warn("returning tickets of removed staff to the queue incomplete", "moved", n, "err", err)
+	if staff != nil {
+		if n, err := b.Requeue(ctx); err != nil {
+			log.Warn("returning tickets of removed staff to the queue incomplete", "moved", n, "err", err)
+		}
 	}
 	host, _ := os.Hostname()
 	consumer := fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano())

@@ -361,8 +361,10 @@ func TestTicketsMeasured(t *testing.T) {
 	// Every answer reaches its requester once, in order, and nobody else.
 	deadline = time.Now().Add(3 * time.Minute)
 	var misordered int
+	var lostWhat []string // which answers, for the failure message
 	for {
 		lost, dup, cross, misordered = 0, 0, 0, 0
+		lostWhat = lostWhat[:0]
 		all := api.Sent(0)
 		for _, r := range reqs {
 			pos := map[string][]int{}
@@ -382,6 +384,7 @@ func TestTicketsMeasured(t *testing.T) {
 				switch n := len(pos[k]); {
 				case n == 0:
 					lost++
+					lostWhat = append(lostWhat, fmt.Sprintf("%s of %s (staff chat %d)", k, r.ref, r.chat))
 				case n > 1:
 					dup += n - 1
 				}
@@ -401,20 +404,15 @@ func TestTicketsMeasured(t *testing.T) {
 		t.Errorf("%d duplicated answers but only %d redeliveries logged", dup, redeliveries)
 	}
 	dup = 0 // the rest are inside the documented window, reported above
-	if dup+cross+misordered > 0 {
-		t.Errorf("answers: %d duplicated, %d cross-delivered, %d out of order; log:\n%s", dup, cross, misordered, logs.tail())
-	}
-	// KNOWN ISSUE (open in issue 4): on a loaded CI machine the short run
-	// once saw 2 of 48 answers undelivered within the deadline, in a chat
-	// held behind a button press that the killed process had claimed
-	// (retried until its 30 s lease ran out). The long run (LOTSE_LONG=1)
-	// asserts zero; the short run reports until that is understood.
-	if lost > 0 {
-		if os.Getenv("LOTSE_LONG") == "1" {
-			t.Errorf("answers: %d lost; log:\n%s", lost, logs.tail())
-		} else {
-			t.Logf("KNOWN ISSUE: %d answers not delivered within the deadline; log:\n%s", lost, logs.tail())
-		}
+	// Lost means not delivered within the deadline, which is well above
+	// the documented recovery: an update held by the killed process's
+	// claim is handled again once the claim's lease (bot.DefaultClaimLease,
+	// renewed only while a handler runs) has run out, Poll retries it
+	// with a backoff of at most 30 s, and the outbox takes over a dead
+	// dispatcher's entries after its 45 s lease and retries failed sends
+	// after at most 30 s (plus jitter).
+	if lost+dup+cross+misordered > 0 {
+		t.Errorf("answers: %d lost %v, %d duplicated, %d cross-delivered, %d out of order; log:\n%s", lost, lostWhat, dup, cross, misordered, logs.tail())
 	}
 	t.Logf("outbox redeliveries logged over the run: %d", strings.Count(logs.all(), "outbox redelivery"))
 	late := 0
