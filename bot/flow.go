@@ -120,6 +120,8 @@ func (t *turn) command() {
 		t.invite(t.in.Args)
 	case "report", "bericht":
 		t.reportCommand(t.in.Args)
+	case "unanswered", "offenefragen":
+		t.unansweredCommand(t.in.Args)
 	default:
 		t.outcome = "unknown_command"
 		t.withLanguage(func() { t.text(t.T("UnknownCommand", nil), t.navButtons()) })

@@ -279,6 +279,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// newTestLogger logs everything to w, and info and above to the suite's
+// log file if scripts/test.sh set one (bottest.LogFileEnv).
 func newTestLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return bottest.Logger(w, slog.LevelDebug)
 }

@@ -15,7 +15,8 @@ import (
 
 // This file is /report for coordinators: the monitoring report of a
 // period and district as a German summary, a PNG chart and a CSV file,
-// and the questions the knowledge base could not answer, grouped.
+// and the questions the knowledge base could not answer, grouped; and
+// /unanswered, those questions alone, for coordinators and curators.
 
 // cbReport is rep:<period>:<district|all>; rep:<period>: asks for the district.
 const cbReport = "rep:"
@@ -28,16 +29,72 @@ const (
 	reportAll   = "all"
 )
 
+// Who sees what. Coordinators get the full report (/report: figures,
+// chart, CSV and the unanswered questions) and /unanswered. Curators —
+// the editors of the knowledge base, configured by Telegram user id in the
+// staff file like coordinators — get /unanswered only: the questions the
+// knowledge base could not answer are their work list, while the
+// figures on tickets and districts are for steering the city's work.
+// Everybody else is refused politely; a refusal is logged with the
+// command only, never who asked.
+
+// WithCurators returns a copy of d in which users are curators: they may
+// see the questions the knowledge base could not answer (/unanswered),
+// nothing else. Every id must be a Telegram user id (positive).
+func (d *StaffDirectory) WithCurators(users []int64) (*StaffDirectory, error) {
+	// Field by field (the directory holds an atomic pointer): a new field
+	// of StaffDirectory must be copied here too.
+	cur := d.cur()
+	c := &StaffDirectory{
+		desks: cur.desks, order: cur.order, byUser: cur.byUser, byChat: cur.byChat,
+		coordinators: cur.coordinators, names: cur.names,
+		curators: make(map[int64]bool, len(users)),
+	}
+	var errs []error
+	for _, u := range users {
+		if u <= 0 {
+			errs = append(errs, fmt.Errorf("curator %d is not a Telegram user id", u))
+			continue
+		}
+		c.curators[u] = true
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("staff: %w", err)
+	}
+	return c, nil
+}
+
+// IsCurator reports whether user is a curator of the knowledge base.
+// Coordinators are not curators unless listed as such; they may see
+// everything a curator may anyway.
+func (d *StaffDirectory) IsCurator(user int64) bool { return d.cur().curators[user] }
+
 // isCoordinator reports whether the user may see reports.
 func (t *turn) isCoordinator() bool {
 	return t.b.cfg.Staff != nil && t.b.cfg.Staff.IsCoordinator(t.in.UserID)
 }
 
+// mayCurate reports whether the user may see the unanswered questions.
+func (t *turn) mayCurate() bool {
+	return t.isCoordinator() || t.b.cfg.Staff != nil && t.b.cfg.Staff.IsCurator(t.in.UserID)
+}
+
+// refuse answers a user who may not use command, and logs the refusal
+// without anything about the user.
+func (t *turn) refuse(command, msg string) {
+	t.outcome = command + "_refused"
+	t.b.log.Warn("command refused", "command", command, "reason", "not_authorised")
+	t.withLanguage(func() { t.text(t.T(msg, nil), t.navButtons()) })
+}
+
 // reportCommand handles /report [period] [district].
 func (t *turn) reportCommand(args string) {
 	if !t.isCoordinator() {
-		t.outcome = "report_refused"
-		t.text(t.T("CoordinatorsOnly", nil), t.navButtons())
+		if t.mayCurate() {
+			t.refuse("report", "CuratorReportHint")
+			return
+		}
+		t.refuse("report", "CoordinatorsOnly")
 		return
 	}
 	if t.b.cfg.Monitor == nil {
@@ -176,9 +233,62 @@ func (t *turn) report(spec, district string) {
 	t.out = append(t.out, Outgoing{Text: clip(unansweredText(monitor.Group(qs, 0), p), maxCardText)})
 }
 
+// unansweredCommand handles /unanswered [period] (default: the last 30
+// days) for coordinators and curators: the grouped questions the
+// knowledge base could not answer, the most frequent as messages, all of
+// them with their other wordings as a text file.
+func (t *turn) unansweredCommand(args string) {
+	if !t.mayCurate() {
+		t.refuse("unanswered", "CuratorOnly")
+		return
+	}
+	m := t.b.cfg.Monitor
+	if m == nil {
+		t.outcome = "unanswered_unavailable"
+		t.text(t.T("Unavailable", nil), nil)
+		return
+	}
+	spec := "last-30-days"
+	if f := strings.Fields(args); len(f) > 0 {
+		spec = f[0]
+	}
+	p, err := monitor.ParsePeriod(spec, t.now.In(t.kb.Location()))
+	if err != nil {
+		t.outcome = "unanswered_bad_period"
+		t.text(t.T("ReportBadPeriod", map[string]any{"Note": clip(err.Error(), 200)}), nil)
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.ctx, reportTimeout)
+	defer cancel()
+	qs, err := m.UnansweredTexts(ctx, p.From, p.To)
+	if err != nil {
+		t.outcome = "unanswered_failed"
+		t.warn("unanswered questions failed", err)
+		t.text(t.T("Unavailable", nil), nil)
+		return
+	}
+	cs := monitor.Group(qs, 0)
+	var full bytes.Buffer
+	if err := monitor.WriteClusters(&full, cs, p); err != nil {
+		t.outcome = "unanswered_failed"
+		t.warn("unanswered rendering failed", err)
+		t.text(t.T("Unavailable", nil), nil)
+		return
+	}
+	t.outcome = "unanswered"
+	// German, like the report: the administration's working language.
+	for _, part := range splitLines(unansweredText(cs, p), maxCardText) {
+		t.out = append(t.out, Outgoing{Text: part})
+	}
+	if len(cs) > 0 {
+		name := "lotse-fragen-ohne-antwort-" + strings.ReplaceAll(p.Spec, "..", "_") + ".txt"
+		t.out = append(t.out, Outgoing{Document: &Document{Name: name, Content: full.Bytes(), Caption: "Fragen ohne Antwort " + p.String()}})
+	}
+}
+
 // unansweredText lists grouped unanswered questions, most frequent first.
 // They are texts people wrote (cleaned, without any reference to them):
-// shown to coordinators only.
+// shown to coordinators and curators only.
 func unansweredText(cs []monitor.Cluster, p monitor.Period) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Fragen ohne Antwort aus der Wissensbasis, %s bis %s (nur für Koordination und Redaktion):\n", p.From.Format("02.01.2006"), p.To.Format("02.01.2006"))
@@ -188,7 +298,7 @@ func unansweredText(cs []monitor.Cluster, p monitor.Period) string {
 	}
 	for i, c := range cs {
 		if i == maxClusters {
-			fmt.Fprintf(&b, "\n… und %d weitere Gruppen (lotse report -format unanswered).", len(cs)-i)
+			fmt.Fprintf(&b, "\n… und %d weitere Gruppen (/unanswered, lotse report -format unanswered).", len(cs)-i)
 			break
 		}
 		fmt.Fprintf(&b, "\n%d× %s [%s]", c.Count, clip(c.Text, 200), strings.Join(c.Langs, ", "))

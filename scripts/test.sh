@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check Lotse's CI runs, on a fresh Debian machine with Go:
 # formatting, vet, all tests with the race detector (against a throwaway
-# redis-server, installed here if missing), and a short fuzz smoke test.
+# redis-server, installed here if missing), a check that the tests' logs
+# hold no names or message texts, and a short fuzz smoke test.
 #
 # Environment:
 #   CI=true               a missing redis-server fails the Redis tests instead of skipping them
@@ -43,7 +44,16 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test -race"
-go test -race -count=1 ./...
+# Every test logger (and every in-process `lotse run`) also appends its
+# records at info level and above to this file; afterwards it must hold
+# no name or message text the tests use (bot/bottest/canary.go).
+logfile="$(mktemp "${TMPDIR:-/tmp}/lotse-test-log.XXXXXX")"
+trap 'rm -f "$logfile"' EXIT
+unset LOTSE_TEST_LOG_CHECK
+LOTSE_TEST_LOG_FILE="$logfile" go test -race -count=1 ./...
+
+echo "== log privacy: no name or message text in $(wc -l <"$logfile") log records of the test run"
+LOTSE_TEST_LOG_CHECK="$logfile" go test -count=1 -run '^TestLogFileCanaries$' -v ./bot/bottest
 
 if [ "${LOTSE_SKIP_FUZZ:-}" = "1" ]; then
 	echo "== fuzz smoke skipped (LOTSE_SKIP_FUZZ=1)"

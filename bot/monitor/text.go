@@ -120,3 +120,23 @@ func duration(d time.Duration) string {
 	}
 	return strings.TrimSpace(strconv.Itoa(int(d.Hours()/24))) + " Tage"
 }
+
+// WriteClusters lists grouped unanswered questions of period p, most
+// frequent first, each with its other wordings: the list curators improve
+// the knowledge base from (lotse report -format unanswered, /unanswered).
+// The texts are what people wrote, cleaned and without any reference to
+// them; they are for coordinators and curators only.
+func WriteClusters(w io.Writer, cs []Cluster, p Period) error {
+	b := bufio.NewWriter(w)
+	fmt.Fprintf(b, "Fragen ohne Antwort aus der Wissensbasis, %s bis %s (nur für Koordination und Redaktion)\n\n", p.From.Format("02.01.2006"), p.To.Format("02.01.2006"))
+	if len(cs) == 0 {
+		fmt.Fprintln(b, "Keine.")
+	}
+	for _, c := range cs {
+		fmt.Fprintf(b, "%4d× %s [%s]\n", c.Count, c.Text, strings.Join(c.Langs, ", "))
+		for _, ex := range c.Examples {
+			fmt.Fprintf(b, "      auch: %s\n", ex)
+		}
+	}
+	return b.Flush()
+}

@@ -1,7 +1,13 @@
 // Package staffconfig reads the staff configuration: which Telegram users
 // and chats receive the requests routed to each person entry of the
-// knowledge base. It is YAML, checked at start-up with file:line in every
-// message, so that no request can be routed to a person without a chat.
+// knowledge base, who coordinates and who curates. It is YAML, checked at
+// start-up with file:line in every message, so that no request can be
+// routed to a person without a chat.
+//
+//	coordinators: [9001]        # act on every request; /report, /broadcast, /invite, /unanswered
+//	curators: [9501]            # editors of the knowledge base: /unanswered only
+//	staff:
+//	  - {person: qm-nord, users: [1101], names: {1101: Anna}, chat: -1001101}
 package staffconfig
 
 import (
@@ -64,10 +70,10 @@ func Parse(name string, data []byte, kb *knowledge.KB) (*bot.StaffDirectory, err
 		errs = append(errs, fmt.Errorf("%s:%d: %s", name, n.Line, fmt.Sprintf(format, args...)))
 	}
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: want a mapping with staff: and coordinators:", name)
+		return nil, fmt.Errorf("%s: want a mapping with staff:, coordinators: and curators:", name)
 	}
 	var desks []bot.Desk
-	var coordinators []int64
+	var coordinators, curators []int64
 	seen := map[string]int{}
 	doc := root.Content[0]
 	ints := func(n *yaml.Node, what string) []int64 {
@@ -95,6 +101,8 @@ func Parse(name string, data []byte, kb *knowledge.KB) (*bot.StaffDirectory, err
 		switch k.Value {
 		case "coordinators":
 			coordinators = ints(v, "coordinators")
+		case "curators":
+			curators = ints(v, "curators")
 		case "staff":
 			if v.Kind != yaml.SequenceNode {
 				bad(v, "staff: want a list of desks")
@@ -115,7 +123,7 @@ func Parse(name string, data []byte, kb *knowledge.KB) (*bot.StaffDirectory, err
 				}
 			}
 		default:
-			bad(k, "unknown key %q (want staff or coordinators)", k.Value)
+			bad(k, "unknown key %q (want staff, coordinators or curators)", k.Value)
 		}
 	}
 	for _, e := range kb.RoutingTargets() {
@@ -128,6 +136,9 @@ func Parse(name string, data []byte, kb *knowledge.KB) (*bot.StaffDirectory, err
 	}
 	dir, err := bot.NewStaffDirectory(desks, coordinators)
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if dir, err = dir.WithCurators(curators); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := dir.Check(kb); err != nil {

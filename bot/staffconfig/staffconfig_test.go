@@ -45,6 +45,8 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key", "staf: []\n", []string{"x.yaml:1: unknown key \"staf\""}},
 		{"duplicate", "staff:\n  - {person: qm-nord, users: [1], chat: 1}\n  - {person: qm-nord, users: [2], chat: 2}\n", []string{"x.yaml:3: person \"qm-nord\" has a desk already (line 2)"}},
 		{"not a chat", "staff:\n  - {person: qm-nord, users: [1], chat: x}\n", []string{"x.yaml:2: chat: \"x\""}},
+		{"bad curator", "curators: [12, -3, x]\n", []string{"x.yaml:1: curators: \"-3\" is not a Telegram user id", "x.yaml:1: curators: \"x\""}},
+		{"curators not a list", "curators: 12\n", []string{"x.yaml:1: curators: want a list"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -72,5 +74,32 @@ func TestConsole(t *testing.T) {
 	}
 	if !d.MayAct(1, "qm-hafen") || d.MayAct(2, "qm-hafen") {
 		t.Error("console staff permissions wrong")
+	}
+}
+
+// TestCurators: curators are configured by user id beside the
+// coordinators; they are neither coordinators nor desk staff, and a
+// coordinator is not a curator unless listed.
+func TestCurators(t *testing.T) {
+	kb := mustSample(t)
+	d, err := staffconfig.Demo(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.IsCurator(9501) || d.IsCoordinator(9501) || d.IsStaff(9501) || d.MayAct(9501, "qm-nord") {
+		t.Error("demo curator 9501 has the wrong permissions")
+	}
+	if d.IsCurator(9001) || d.IsCurator(1101) {
+		t.Error("a coordinator or desk user is a curator without being listed")
+	}
+	if _, err := d.WithCurators([]int64{0}); err == nil {
+		t.Error("WithCurators accepted user id 0")
+	}
+	e, err := d.WithCurators([]int64{77})
+	if err != nil || !e.IsCurator(77) || e.IsCurator(9501) || !d.IsCurator(9501) || d.IsCurator(77) {
+		t.Errorf("WithCurators did not return an independent copy (err %v)", err)
+	}
+	if !e.IsCoordinator(9001) || !e.MayAct(1102, "qm-nord") {
+		t.Error("WithCurators lost the desks or coordinators")
 	}
 }

@@ -32,6 +32,10 @@ type Config struct {
 	Workers          int
 	LogLevel         slog.Level
 	LogFormat        string // "text" or "json"
+	// LogCopy, if set, is a file that also receives every record at info
+	// level and above as a JSON line, appended (the test suite's log
+	// privacy check; see bottest.LogFileEnv).
+	LogCopy string
 	// Listen is the address of the ops server (health, metrics, webhook).
 	Listen string
 	// WebhookURL switches from long polling to a webhook; WebhookPath is
@@ -77,6 +81,7 @@ var configVars = []struct{ Name, Default, Help string }{
 	{"LOTSE_WORKERS", "8", "updates handled concurrently (per-chat order is kept)"},
 	{"LOTSE_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOTSE_LOG_FORMAT", "text", "text or json"},
+	{"LOTSE_LOG_COPY", "(none)", "file that also receives every log record at info level and above as a JSON line, appended (used by the tests' log privacy check)"},
 	{"LOTSE_LISTEN", ":8080", "address of the HTTP server for /healthz, /readyz, /metrics and the webhook"},
 	{"LOTSE_WEBHOOK_URL", "(long polling)", "public https URL Telegram posts updates to (port 443, 80, 88 or 8443); its path is served on LOTSE_LISTEN"},
 	{"LOTSE_WEBHOOK_SECRET", "(derived from LOTSE_SECRET)", "secret_token Telegram sends with every update: 1-256 of A-Z a-z 0-9 _ -. All replicas need the same"},
@@ -107,6 +112,7 @@ func loadConfig(getenv func(string) string, needTelegram bool) (Config, error) {
 		Listen:           ":8080",
 		WebhookURL:       strings.TrimSpace(getenv("LOTSE_WEBHOOK_URL")),
 		StaffFile:        strings.TrimSpace(getenv("LOTSE_STAFF_FILE")),
+		LogCopy:          strings.TrimSpace(getenv("LOTSE_LOG_COPY")),
 		EscalateEvery:    time.Minute,
 		RetentionEvery:   time.Hour,
 		ClosedRetention:  90 * 24 * time.Hour,

@@ -4,10 +4,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lotse-bot/lotse/bot/bottest"
 )
 
+// env is a test environment of the variables in m. LOTSE_LOG_COPY, unless
+// m sets it, is the suite's log file (bottest.LogFileEnv), so the logs of
+// every in-process `lotse run` are checked for canaries by scripts/test.sh.
 func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+	return func(k string) string {
+		if v, ok := m[k]; ok || k != "LOTSE_LOG_COPY" {
+			return v
+		}
+		return bottest.LogFile()
+	}
 }
 
 func TestLoadConfig(t *testing.T) {

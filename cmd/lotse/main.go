@@ -172,10 +172,11 @@ func cmdChat(ctx context.Context, args []string, getenv func(string) string, std
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(withLogCopy(h, cfg.LogCopy))
 }
 
 func cmdRun(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
@@ -219,7 +220,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 		fmt.Fprintln(stderr, "lotse:", err)
 		return exitFailed
 	}
-	limiter, chatLocks, closeShared := sharedCoordination(cfg, log)
+	limiter, chatLocks, closeShared := sharedCoordination(cfg, log, m)
 	defer closeShared()
 	tg, err := telegram.New(ctx, floodLimits(cfg, telegram.Config{
 		Token:       cfg.TelegramToken,
@@ -272,7 +273,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 	if err := tg.SetCommands(ctx, commandsByLanguage(b)); err != nil {
 		log.Warn("setMyCommands failed; the command menu may be outdated", "err", err)
 	}
-	go reloadOnHangup(ctx, live, cfg.KnowledgeDir, log, m)
+	go reloadOnHangup(ctx, live, cfg.KnowledgeDir, log, m, staffReloader(ctx, b, cfg.StaffFile, live, log))
 	if staff != nil {
 		go escalateEvery(ctx, b, cfg.EscalateEvery, log)
 	}
@@ -396,8 +397,10 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store bot.Sto
 }
 
 // reloadOnHangup reloads the knowledge base on SIGHUP; a broken reload
-// is refused and the last good base stays live.
-func reloadOnHangup(ctx context.Context, live *knowledge.Live, dir string, log *slog.Logger, m *metrics.Metrics) {
+// is refused and the last good base stays live. Then, either way, it runs
+// then (what depends on the knowledge base: the staff file); nil ones are
+// skipped.
+func reloadOnHangup(ctx context.Context, live *knowledge.Live, dir string, log *slog.Logger, m *metrics.Metrics, then ...func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -409,10 +412,15 @@ func reloadOnHangup(ctx context.Context, live *knowledge.Live, dir string, log *
 			if err := live.Reload(func() (*knowledge.KB, error) { return loadKB(dir) }); err != nil {
 				log.Error("knowledge base reload refused; the previous one stays live", "problems", err.Error())
 				m.KnowledgeLoaded(false, 0)
-				continue
+			} else {
+				log.Info("knowledge base reloaded", "entries", live.Current().Len())
+				m.KnowledgeLoaded(true, live.Current().Len())
 			}
-			log.Info("knowledge base reloaded", "entries", live.Current().Len())
-			m.KnowledgeLoaded(true, live.Current().Len())
+			for _, f := range then {
+				if f != nil {
+					f()
+				}
+			}
 		}
 	}
 }

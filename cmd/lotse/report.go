@@ -110,7 +110,10 @@ func cmdReport(ctx context.Context, args []string, getenv func(string) string, s
 			fmt.Fprintf(stderr, "lotse report: reading unanswered questions: %v\n", err)
 			return exitFailed
 		}
-		writeClusters(&buf, monitor.Group(qs, 0), p)
+		if err := monitor.WriteClusters(&buf, monitor.Group(qs, 0), p); err != nil {
+			fmt.Fprintf(stderr, "lotse report: %v\n", err)
+			return exitFailed
+		}
 	} else {
 		f, err := st.Figures(rctx, p.From, p.To)
 		if err != nil {
@@ -144,21 +147,6 @@ func cmdReport(ctx context.Context, args []string, getenv func(string) string, s
 		return exitFailed
 	}
 	return exitOK
-}
-
-// writeClusters lists grouped unanswered questions, most frequent first.
-func writeClusters(w io.Writer, cs []monitor.Cluster, p monitor.Period) {
-	fmt.Fprintf(w, "Fragen ohne Antwort aus der Wissensbasis, %s bis %s (nur für Koordination und Redaktion)\n\n", p.From.Format("02.01.2006"), p.To.Format("02.01.2006"))
-	if len(cs) == 0 {
-		fmt.Fprintln(w, "Keine.")
-		return
-	}
-	for _, c := range cs {
-		fmt.Fprintf(w, "%4d× %s [%s]\n", c.Count, c.Text, strings.Join(c.Langs, ", "))
-		for _, ex := range c.Examples {
-			fmt.Fprintf(w, "      auch: %s\n", ex)
-		}
-	}
 }
 
 // isTerminal reports whether w is a character device (a terminal).
