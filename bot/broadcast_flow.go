@@ -78,8 +78,10 @@ const (
 )
 
 // broadcastHook handles /broadcast, its buttons and the text it waits
-// for; it reports whether it did.
+// for; it reports whether it did. Every private turn passes here, so it
+// also keeps the user in the broadcast audience index (keepAudience).
 func (t *turn) broadcastHook() bool {
+	t.keepAudience()
 	in := t.in
 	switch {
 	case in.Kind == InCallback && strings.HasPrefix(in.CallbackData, cbBroadcast):
@@ -355,6 +357,9 @@ func (b *Bot) ForgetChat(ctx context.Context, chatID int64) error {
 	var errs []error
 	if r := b.cfg.Reminders; r != nil {
 		errs = append(errs, r.ForgetSubscriptions(ctx, user))
+	}
+	if k, ok := b.cfg.Reminders.(AudienceKeeper); ok {
+		errs = append(errs, k.LeaveAudience(ctx, user))
 	}
 	errs = append(errs, b.cfg.Store.Forget(ctx, user))
 	if err := errors.Join(errs...); err != nil {

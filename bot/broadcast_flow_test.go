@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lotse-bot/lotse/bot"
+	"github.com/lotse-bot/lotse/bot/audience"
 	"github.com/lotse-bot/lotse/bot/bottest"
 	"github.com/lotse-bot/lotse/bot/broadcast"
 	"github.com/lotse-bot/lotse/bot/memstore"
@@ -73,8 +74,9 @@ func newBroadcastHarness(t *testing.T) *bcHarness {
 	sender := &blockingSender{Recorder: rec, blocked: map[int64]bool{}}
 	ref := &lateBot{}
 	eng, err := broadcast.New(broadcast.Config{
-		Store:       memstore.NewBroadcasts(nil),
-		Recipients:  broadcast.Subscribers{Subs: subs, KB: live.Current, Sessions: mem},
+		Store: memstore.NewBroadcasts(nil),
+		Recipients: audience.Recipients{Index: subs,
+			Subscribers: broadcast.Subscribers{Subs: subs, KB: live.Current, Sessions: mem}},
 		Sender:      sender,
 		Forget:      ref,
 		Coordinator: staff.IsCoordinator,
@@ -89,7 +91,7 @@ func newBroadcastHarness(t *testing.T) *bcHarness {
 	b, err := bot.New(bot.Config{
 		KB: live, Store: h.store, Sender: sender, Catalog: h.cat,
 		Now: now, UserKeySecret: secret, Logger: newTestLogger(h.log), Staff: staff, Tickets: mem,
-		Reminders: remind.BotReminders{Subs: subs, KB: live.Current, Queue: subs},
+		Reminders: remind.BotReminders{Subs: subs, KB: live.Current, Queue: subs, Audience: subs},
 		Monitor:   mon, Flood: bot.FloodLimit{Off: true},
 		Broadcasts: broadcast.BotBroadcaster{Engine: eng},
 	})

@@ -94,6 +94,10 @@ func (t *turn) callback() {
 	case strings.HasPrefix(data, cbUnsub):
 		t.withLanguage(func() { t.unsubscribe(data[len(cbUnsub):]) })
 		return
+	case data == cbFollow || strings.HasPrefix(data, cbFollow+":"):
+		if t.followCallback(data) {
+			return
+		}
 	case strings.HasPrefix(data, cbReport):
 		t.reportCallback(data[len(cbReport):])
 		return

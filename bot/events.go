@@ -23,6 +23,10 @@ const (
 	cbCalendar = "c:"   // c:<event> send the event as an .ics file
 	cbUnsub    = "u:"   // u:<subscription id> unsubscribe
 	cbSubs     = "subs" // list subscriptions
+	// cbFollow starts following a district: "fo" chooses the district,
+	// "fo:<district>" the topic, "fo:<district>:<topic|*>" subscribes.
+	cbFollow  = "fo"
+	followAll = "*"
 	// eventDays is the span of "what's on": today and the next six days.
 	eventDays = 7
 	// maxEventLines bounds the listing; a busy week is cut with a note.
@@ -59,7 +63,7 @@ func (t *turn) whatsOn() {
 		head = t.T("EventsHeader", nil)
 	}
 	if len(items) == 0 {
-		t.text(head+"\n\n"+t.T("EventsNone", nil), t.navButtons())
+		t.text(head+"\n\n"+t.T("EventsNone", nil), append(t.followRow(), []Button{t.topicsButton()}))
 		return
 	}
 	lines := []string{head, ""}
@@ -79,6 +83,7 @@ func (t *turn) whatsOn() {
 		}
 	}
 	lines = append(lines, "", t.T("EventsHint", nil))
+	rows = append(rows, t.followRow()...)
 	rows = append(rows, []Button{t.topicsButton()})
 	t.text(clip(strings.Join(lines, "\n"), maxCardText), rows)
 }
@@ -219,7 +224,7 @@ func (t *turn) subscriptions(intro string) {
 	}
 	if len(subs) == 0 {
 		parts = append(parts, t.T("SubscriptionsNone", nil))
-		t.text(strings.Join(parts, "\n\n"), [][]Button{{{Text: t.T("ButtonEvents", nil), Data: cbEvents}, t.topicsButton()}})
+		t.text(strings.Join(parts, "\n\n"), append(t.followRow(), []Button{{Text: t.T("ButtonEvents", nil), Data: cbEvents}, t.topicsButton()}))
 		return
 	}
 	lines := []string{t.T("SubscriptionsHeader", nil)}
@@ -232,6 +237,7 @@ func (t *turn) subscriptions(intro string) {
 		}
 	}
 	parts = append(parts, strings.Join(lines, "\n"))
+	rows = append(rows, t.followRow()...)
 	rows = append(rows, []Button{{Text: t.T("ButtonEvents", nil), Data: cbEvents}, t.topicsButton()})
 	t.text(clip(strings.Join(parts, "\n\n"), maxCardText), rows)
 }

@@ -67,7 +67,7 @@ func newFullHarness(t *testing.T, now time.Time) *fullHarness {
 	b, err := bot.New(bot.Config{
 		KB: live, Store: h.store, Sender: h.rec, Catalog: h.cat,
 		Now: c.now, UserKeySecret: secret, Logger: newTestLogger(h.log), Staff: staff, Tickets: mem,
-		Reminders: remind.BotReminders{Subs: subs, KB: live.Current, Queue: subs},
+		Reminders: remind.BotReminders{Subs: subs, KB: live.Current, Queue: subs, Audience: subs},
 		WhatsOn:   remind.BotWhatsOn, Monitor: mon, ReportThreshold: 1,
 		CalendarURL: "https://lotse.example.org/calendar/", Flood: bot.FloodLimit{Off: true},
 	})

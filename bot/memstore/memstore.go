@@ -39,6 +39,7 @@ var (
 	_ bot.Store         = (*Store)(nil)
 	_ bot.TicketStore   = (*Store)(nil)
 	_ bot.UpdateClaimer = (*Store)(nil)
+	_ bot.ClaimRenewer  = (*Store)(nil)
 )
 
 // New returns an empty store. now is the clock (time.Now if nil).
@@ -92,6 +93,18 @@ func (m *Store) BeginClaim(_ context.Context, updateID int64, lease time.Duratio
 		return bot.ClaimNew, bot.Session{}, nil
 	}
 	return bot.ClaimNew, cloneSession(it.s), nil
+}
+
+// RenewClaim implements bot.ClaimRenewer.
+func (m *Store) RenewClaim(_ context.Context, updateID int64, lease time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if it, ok := m.updates[updateID]; ok && it.done && now.Before(it.expires) {
+		return false, nil
+	}
+	m.updates[updateID] = updateItem{expires: now.Add(lease)}
+	return true, nil
 }
 
 // FinishUpdate implements bot.UpdateClaimer.

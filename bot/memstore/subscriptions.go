@@ -29,6 +29,8 @@ type Reminders struct {
 	flight map[string]flight     // claimed, by id
 	marks  map[string]time.Time  // "sent" markers: id -> expiry
 
+	aud map[bot.UserKey]bot.AudienceMember // broadcast audience index (audience.go)
+
 	lastSweep time.Time
 }
 
@@ -51,6 +53,7 @@ func NewReminders(now func() time.Time) *Reminders {
 	return &Reminders{
 		now: now, subs: map[bot.UserKey]map[string]remind.Subscription{}, index: map[string]map[string]struct{}{},
 		due: map[string]remind.Job{}, flight: map[string]flight{}, marks: map[string]time.Time{},
+		aud: map[bot.UserKey]bot.AudienceMember{},
 	}
 }
 

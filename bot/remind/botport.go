@@ -29,9 +29,15 @@ type BotReminders struct {
 	// Queue, if it implements Forgetter, also loses the user's pending
 	// jobs on ForgetSubscriptions. May be nil.
 	Queue any
+	// Audience is the broadcast audience index the bot keeps users in
+	// (bot.AudienceKeeper); nil keeps nobody.
+	Audience bot.AudienceIndex
 }
 
-var _ bot.Reminders = BotReminders{}
+var (
+	_ bot.Reminders      = BotReminders{}
+	_ bot.AudienceKeeper = BotReminders{}
+)
 
 // SubscribeEvent implements bot.Reminders.
 func (r BotReminders) SubscribeEvent(ctx context.Context, user bot.UserKey, chatID int64, lang, eventID string, now time.Time) (string, error) {
@@ -43,6 +49,34 @@ func (r BotReminders) SubscribeEvent(ctx context.Context, user bot.UserKey, chat
 		return "", mapErr(err)
 	}
 	return s.ID, nil
+}
+
+// SubscribeDistrict implements bot.Reminders.
+func (r BotReminders) SubscribeDistrict(ctx context.Context, user bot.UserKey, chatID int64, lang, district, topic string, now time.Time) (string, error) {
+	s, err := NewDistrictSubscription(r.KB(), user, chatID, lang, district, topic, now)
+	if err != nil {
+		return "", mapErr(err)
+	}
+	if err := r.Subs.Subscribe(ctx, s); err != nil {
+		return "", mapErr(err)
+	}
+	return s.ID, nil
+}
+
+// KeepAudience implements bot.AudienceKeeper.
+func (r BotReminders) KeepAudience(ctx context.Context, m bot.AudienceMember) error {
+	if r.Audience == nil {
+		return nil
+	}
+	return r.Audience.Join(ctx, m)
+}
+
+// LeaveAudience implements bot.AudienceKeeper.
+func (r BotReminders) LeaveAudience(ctx context.Context, user bot.UserKey) error {
+	if r.Audience == nil {
+		return nil
+	}
+	return r.Audience.Leave(ctx, user)
 }
 
 // Unsubscribe implements bot.Reminders.

@@ -63,6 +63,10 @@ type Config struct {
 	Batch                           int
 	// Log receives operational messages (no user data); nil discards.
 	Log *slog.Logger
+	// Forget, if set, is called besides Subs.ForgetUser when a reminder
+	// finds that the user blocked the bot, to remove what else is kept
+	// about them (e.g. bot.AudienceIndex.Leave).
+	Forget func(ctx context.Context, user bot.UserKey) error
 }
 
 // Stats count what a Scheduler did since it was created.
@@ -363,6 +367,11 @@ func (s *Scheduler) handle(ctx context.Context, j Job) {
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 		if ferr := s.cfg.Subs.ForgetUser(bg, j.User); ferr != nil {
 			s.log.Warn("remind: removing subscriptions of a blocked chat", "err", ferr)
+		}
+		if s.cfg.Forget != nil {
+			if ferr := s.cfg.Forget(bg, j.User); ferr != nil {
+				s.log.Warn("remind: forgetting a blocked chat", "err", ferr)
+			}
 		}
 		cancel()
 		s.ack(ctx, j)

@@ -52,7 +52,7 @@ func (w *broadcasts) with(c bot.Config) bot.Config {
 	}
 	eng, err := broadcast.New(broadcast.Config{
 		Store:       w.store,
-		Recipients:  broadcast.Subscribers{Subs: w.subs, KB: c.KB.Current, Sessions: c.Store},
+		Recipients:  recipients(c, w.subs),
 		Sender:      c.Sender,
 		Forget:      w.ref,
 		Coordinator: c.Staff.IsCoordinator,
