@@ -72,9 +72,12 @@ type Config struct {
 	// token.go). Nil: ticket buttons carry the action and reference.
 	Tokens TokenStore
 	// ClaimLease is how long a claim on an update keeps redeliveries
-	// out while it is handled (default DefaultClaimLease); it must exceed
-	// the time a reply takes, or a slow reply may be sent twice. Used
-	// with stores that implement UpdateClaimer.
+	// out while it is handled. With a store that renews claims
+	// (ClaimRenewer) it is renewed every third of itself while the
+	// handler runs (default DefaultClaimLease) and bounds the wait after
+	// a handler died; otherwise it must exceed the time a reply takes,
+	// or a slow reply may be sent twice (default UnrenewedClaimLease).
+	// Used with stores that implement UpdateClaimer.
 	ClaimLease time.Duration
 	// Flood limits how many updates one user may send (see FloodLimit;
 	// default DefaultFloodLimit).
@@ -112,6 +115,8 @@ type Bot struct {
 	log *slog.Logger
 	// flood is the per-user inbound limit (flood.go).
 	flood *floodLimiter
+	// paced counts replies queued to wait for their chat (outbox.go).
+	paced pacedChats
 }
 
 // New checks cfg, fills in defaults and returns a Bot.
@@ -165,7 +170,7 @@ func New(cfg Config) (*Bot, error) {
 	}
 	cfg.UserKeySecret = slices.Clone(cfg.UserKeySecret)
 	if cfg.ClaimLease <= 0 {
-		cfg.ClaimLease = DefaultClaimLease
+		cfg.ClaimLease = defaultClaimLease(cfg.Store)
 	}
 	return &Bot{cfg: cfg, now: cfg.Now, log: cfg.Logger, flood: newFloodLimiter(cfg.Flood)}, nil
 }
@@ -186,6 +191,7 @@ func (b *Bot) UserKey(userID int64) UserKey {
 func (b *Bot) Handle(ctx context.Context, in Incoming) (err error) {
 	start := time.Now()
 	t := &turn{b: b, in: in, kb: b.cfg.KB.Current(), now: b.now(), ctx: ctx}
+	defer t.stopHolding() // on every path, panics included
 	defer func() {
 		if p := recover(); p != nil {
 			// A bug must not take the process down for everyone; the
@@ -224,6 +230,9 @@ type turn struct {
 	notice   string   // callback notice
 	answered bool
 	outcome  string
+
+	stopHold func() // stops renewing the update's claim (holdClaim)
+	finished bool   // the update is marked done (TurnQueuer.QueueTurn)
 }
 
 func (t *turn) run() error {
@@ -263,7 +272,9 @@ func (t *turn) run() error {
 		t.release()
 		return err
 	}
-	t.finish()
+	if !t.finished { // not already by queueing the reply (outbox.go)
+		t.finish()
+	}
 	t.runAfter()
 	if !t.forgotten {
 		t.b.recordActive(t.ctx, t.user, t.now)
@@ -314,6 +325,7 @@ func (t *turn) begin() Claim {
 			return claim
 		}
 		t.claimed = true
+		t.holdClaim()
 		t.useSession(s, !s.Updated.IsZero(), false)
 		return ClaimNew
 	}
@@ -403,9 +415,11 @@ func sameSession(a, b Session) bool {
 }
 
 func (t *turn) send() error {
-	for _, m := range t.out {
+	for i, m := range t.out {
 		m.ChatID = t.in.ChatID
-		if _, err := t.b.cfg.Sender.Send(t.ctx, m); err != nil {
+		if queued, err := t.sendOrQueue(i, m); queued {
+			return nil // the rest waits in the outbox for the chat's slot
+		} else if err != nil {
 			if errors.Is(err, ErrBlocked) {
 				t.outcome += "+blocked"
 				// The user left; nothing they were shown counts as seen.

@@ -84,6 +84,26 @@ type Session struct {
 	// Draft is a request for a person being put together (nil when
 	// none); it is never modified in place, only replaced.
 	Draft *Draft `json:"dr,omitempty"`
+	// Paced is when a reply to the user was last queued in the outbox to
+	// wait for the chat's send slot: until that backlog is gone, later
+	// replies follow it (outbox.go).
+	Paced time.Time `json:"pc,omitzero"`
 	// Updated is when the session last changed.
 	Updated time.Time `json:"u"`
+}
+
+// ErrWouldWait: a PacedSender sent nothing because the chat's next send
+// slot under Telegram's flood limits is further away than allowed.
+var ErrWouldWait = errors.New("send slot further away than allowed")
+
+// PacedSender is an optional Sender capability: a send that does not
+// wait long for its chat's send slot. The bot uses it for replies, so
+// that a chat over its limit (a flood) does not hold its handler, and
+// with it the other chats the transport handles alongside it: such
+// replies go to the Outbox instead (see outbox.go).
+type PacedSender interface {
+	// SendWithin is Send if the (first) message to msg.ChatID may leave
+	// within wait; otherwise it sends nothing and returns an error
+	// wrapping ErrWouldWait.
+	SendWithin(ctx context.Context, msg Outgoing, wait time.Duration) (int, error)
 }

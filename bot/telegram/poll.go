@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"sort"
@@ -59,7 +58,8 @@ const (
 // crash or a shutdown come back; the handler may therefore see an update
 // twice and should de-duplicate by UpdateID. Updates of one chat are
 // handled one at a time in order; different chats run concurrently on
-// Workers goroutines. Each batch is finished before the next is fetched.
+// Workers goroutines, which take turns over the chats (see batch). Each
+// batch is finished before the next is fetched.
 //
 // An update whose handler reports bot.ErrUnavailable stays unconfirmed,
 // and so do the later updates of its chat in the batch, which are not
@@ -88,9 +88,7 @@ func (c *Client) Poll(ctx context.Context, h Handler) error {
 		}
 	}()
 
-	p := &poller{c: c, h: h, ctx: ctx, hctx: hctx, seed: maphash.MakeSeed(), attempts: map[int]int{}}
-	p.start()
-	defer p.stop()
+	p := &poller{c: c, h: h, ctx: ctx, hctx: hctx, attempts: map[int]int{}}
 
 	var offset, confirmed, failures, idle, deferrals int
 	for {
@@ -191,81 +189,35 @@ func (c *Client) getUpdates(ctx context.Context, offset, limit, timeout int) ([]
 	return updates, err
 }
 
-// poller runs the handler workers of one Poll call.
+// poller runs the handlers of one Poll call.
 type poller struct {
 	c         *Client
 	h         Handler
 	ctx, hctx context.Context
-	seed      maphash.Seed
-	shards    []chan job
-	wg        sync.WaitGroup
 
 	mu       sync.Mutex
 	attempts map[int]int // update id -> handler calls that asked to retry
 }
 
+// chatQueue is one chat's updates of a batch, in order. next is the
+// first not yet handled.
+type chatQueue struct {
+	jobs []job
+	next int
+}
+
 type job struct {
-	id   int
-	in   bot.Incoming
-	done *bool
-	b    *batchState
-	wg   *sync.WaitGroup
-}
-
-// batchState is what the workers of one batch share: the chats with an
-// update left for later, whose later updates must wait too.
-type batchState struct {
-	mu      sync.Mutex
-	blocked map[int64]bool
-}
-
-func (b *batchState) isBlocked(chat int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.blocked[chat]
-}
-
-func (b *batchState) block(chat int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.blocked[chat] = true
-}
-
-func (p *poller) start() {
-	p.shards = make([]chan job, p.c.cfg.Workers)
-	for i := range p.shards {
-		ch := make(chan job, 100)
-		p.shards[i] = ch
-		p.wg.Go(func() {
-			for j := range ch {
-				// An update not yet started when Poll is cancelled stays
-				// unconfirmed and is delivered again after a restart.
-				if p.ctx.Err() == nil {
-					*j.done = p.run(j)
-				}
-				j.wg.Done()
-			}
-		})
-	}
-}
-
-func (p *poller) stop() {
-	for _, ch := range p.shards {
-		close(ch)
-	}
-	p.wg.Wait()
+	id, idx int // update id, index in the batch
+	in      bot.Incoming
 }
 
 // run handles one job of a batch and reports whether the update may be
-// confirmed.
-func (p *poller) run(j job) bool {
-	key := chatKey(j.in)
-	if j.b.isBlocked(key) {
-		return false // an earlier update of the chat comes back first
-	}
+// confirmed; blocked: the chat's later updates of the batch must wait
+// for a redelivery of this one.
+func (p *poller) run(j job) (ok, blocked bool) {
 	err := p.handle(j.in)
 	if !errors.Is(err, bot.ErrUnavailable) {
-		return true
+		return true, false
 	}
 	p.mu.Lock()
 	p.attempts[j.id]++
@@ -275,10 +227,9 @@ func (p *poller) run(j job) bool {
 		p.c.log.LogAttrs(p.ctx, slog.LevelError, "telegram update given up",
 			slog.String("chat", p.c.ref(j.in.ChatID)), slog.String("kind", kindName(j.in.Kind)),
 			slog.Int("attempts", n))
-		return true
+		return true, false
 	}
-	j.b.block(key)
-	return false
+	return false, true
 }
 
 // forget drops the retry counts of confirmed updates.
@@ -301,14 +252,25 @@ func chatKey(in bot.Incoming) int64 {
 	return in.UserID
 }
 
-// batch hands updates (ascending, all >= offset) to the workers, waits
-// for all of them and returns the new offset, one past the last update
-// of the longest handled prefix, and whether every update was handled.
+// batch handles updates (ascending, all >= offset), waits for all of
+// them and returns the new offset, one past the last update of the
+// longest handled prefix, and whether every update was handled.
+//
+// Each chat's updates form a queue, handled one at a time in order.
+// Up to Workers goroutines take turns over the chats: a worker handles
+// the next update of one chat and puts the chat back at the end of the
+// line, so a chat with many updates (a flood) or a slow one holds one
+// worker at a time and never the chats behind it. (Hash-sharding chats
+// onto workers would make every chat that shares a worker with a slow
+// one wait for it.) The batch as a whole still ends with its slowest
+// chat, because getUpdates confirms a prefix of the queue; handlers
+// therefore must not wait long, which is why the bot sends replies that
+// would wait for their chat's send slot through the outbox (bot.PacedSender).
 func (p *poller) batch(updates []tgbotapi.Update, offset int) (int, bool) {
 	sort.Slice(updates, func(i, j int) bool { return updates[i].UpdateID < updates[j].UpdateID })
 	done := make([]bool, len(updates))
-	bs := &batchState{blocked: map[int64]bool{}}
-	var wg sync.WaitGroup
+	queues := map[int64]*chatQueue{}
+	var line []*chatQueue
 	for i, u := range updates {
 		in, ok := ConvertFor(u, p.c.Username())
 		if !ok {
@@ -316,10 +278,56 @@ func (p *poller) batch(updates []tgbotapi.Update, offset int) (int, bool) {
 			done[i] = true // nothing to do: confirm it
 			continue
 		}
-		wg.Add(1)
-		p.shards[p.shard(chatKey(in))] <- job{id: u.UpdateID, in: in, done: &done[i], b: bs, wg: &wg}
+		q := queues[chatKey(in)]
+		if q == nil {
+			q = &chatQueue{}
+			queues[chatKey(in)] = q
+			line = append(line, q)
+		}
+		q.jobs = append(q.jobs, job{id: u.UpdateID, idx: i, in: in})
 	}
-	wg.Wait()
+	if len(line) > 0 {
+		// Every chat is in ready at most once, so it never blocks.
+		ready := make(chan *chatQueue, len(line))
+		for _, q := range line {
+			ready <- q
+		}
+		var (
+			mu   sync.Mutex
+			left = len(line) // chats not finished
+			wg   sync.WaitGroup
+		)
+		finish := func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if left--; left == 0 {
+				close(ready)
+			}
+		}
+		for range min(max(p.c.cfg.Workers, 1), len(line)) {
+			wg.Go(func() {
+				for q := range ready {
+					// An update not yet started when Poll is cancelled
+					// stays unconfirmed and is delivered again after a
+					// restart; so do the chat's later ones.
+					if p.ctx.Err() != nil {
+						finish()
+						continue
+					}
+					j := q.jobs[q.next]
+					q.next++
+					ok, blocked := p.run(j)
+					done[j.idx] = ok
+					if blocked || q.next == len(q.jobs) {
+						finish()
+						continue
+					}
+					ready <- q
+				}
+			})
+		}
+		wg.Wait()
+	}
 	complete := true
 	for i, u := range updates {
 		if !done[i] {
@@ -329,10 +337,6 @@ func (p *poller) batch(updates []tgbotapi.Update, offset int) (int, bool) {
 		offset = u.UpdateID + 1
 	}
 	return offset, complete
-}
-
-func (p *poller) shard(chatID int64) int {
-	return int(maphash.Comparable(p.seed, chatID) % uint64(len(p.shards)))
 }
 
 // handle runs the handler with a timeout, turning a panic into a logged
