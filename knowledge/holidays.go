@@ -3,6 +3,7 @@ package knowledge
 import (
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -134,45 +135,94 @@ func Easter(year int) (time.Month, int) {
 // calendar day (in date's own location) in state, e.g. "Pfingstmontag".
 // If two holidays fall on one day their names are joined with " / ".
 // ok is false on ordinary days and for unknown state codes.
+//
+// A state's holidays of a year are computed once and kept (opening
+// hours ask for every day of two weeks on every answer); Holiday is safe
+// for concurrent use.
 func Holiday(state string, date time.Time) (name string, ok bool) {
 	if !ValidState(state) {
 		return "", false
 	}
 	y, m, d := date.Date()
-	var em time.Month
-	var ed int
+	if y < cacheFirstYear || y > cacheLastYear {
+		return holidayOn(state, y, m, d)
+	}
+	name, ok = holidaysOf(state, y)[holidayDay(m, d)]
+	return name, ok
+}
+
+// The years whose holidays are kept once computed: at most 16 states ×
+// 301 small maps. Dates outside (only ever typed in by mistake) are
+// computed each time.
+const cacheFirstYear, cacheLastYear = 1900, 2200
+
+type holidayYearKey struct {
+	state string
+	year  int
+}
+
+// holidayYears holds a map[int]string (holidayDay -> name) per
+// holidayYearKey. The maps are never changed once stored.
+var holidayYears sync.Map
+
+func holidayDay(m time.Month, d int) int { return int(m)*32 + d }
+
+// holidaysOf returns state's holidays in year by holidayDay.
+func holidaysOf(state string, year int) map[int]string {
+	k := holidayYearKey{state, year}
+	if v, ok := holidayYears.Load(k); ok {
+		return v.(map[int]string)
+	}
+	days := map[int]string{}
+	for i := range holidayRules {
+		m, d, ok := holidayRules[i].on(state, year)
+		if !ok {
+			continue
+		}
+		if prev, ok := days[holidayDay(m, d)]; ok {
+			days[holidayDay(m, d)] = prev + " / " + holidayRules[i].name
+		} else {
+			days[holidayDay(m, d)] = holidayRules[i].name
+		}
+	}
+	v, _ := holidayYears.LoadOrStore(k, days)
+	return v.(map[int]string)
+}
+
+// holidayOn computes the holiday of one day without the cache.
+func holidayOn(state string, y int, m time.Month, d int) (string, bool) {
 	var names []string
 	for i := range holidayRules {
-		r := &holidayRules[i]
-		if r.states != "" && !strings.Contains(" "+r.states+" ", " "+state+" ") {
-			continue
-		}
-		if r.from != 0 && y < r.from || r.to != 0 && y > r.to {
-			continue
-		}
-		if r.when != nil && !r.when(state, y) {
-			continue
-		}
-		var rm time.Month
-		var rd int
-		switch {
-		case r.date != nil:
-			rm, rd = r.date(y)
-		case r.month != 0:
-			rm, rd = r.month, r.day
-		default:
-			if em == 0 {
-				em, ed = Easter(y)
-			}
-			t := time.Date(y, em, ed+r.easter, 0, 0, 0, 0, time.UTC)
-			rm, rd = t.Month(), t.Day()
-		}
-		if rm == m && rd == d {
-			names = append(names, r.name)
+		if rm, rd, ok := holidayRules[i].on(state, y); ok && rm == m && rd == d {
+			names = append(names, holidayRules[i].name)
 		}
 	}
 	if len(names) == 0 {
 		return "", false
 	}
 	return strings.Join(names, " / "), true
+}
+
+// on returns the date of r in year in state; ok is false if r does not
+// apply there and then.
+func (r *holidayRule) on(state string, y int) (time.Month, int, bool) {
+	if r.states != "" && !strings.Contains(" "+r.states+" ", " "+state+" ") {
+		return 0, 0, false
+	}
+	if r.from != 0 && y < r.from || r.to != 0 && y > r.to {
+		return 0, 0, false
+	}
+	if r.when != nil && !r.when(state, y) {
+		return 0, 0, false
+	}
+	switch {
+	case r.date != nil:
+		m, d := r.date(y)
+		return m, d, true
+	case r.month != 0:
+		return r.month, r.day, true
+	}
+	em, ed := Easter(y)
+	t := time.Date(y, em, ed+r.easter, 0, 0, 0, 0, time.UTC)
+	return t.Month(), t.Day(), true
 }

@@ -34,32 +34,49 @@ func (kb *KB) Status(e *Entry, now time.Time) OpenStatus {
 	now = now.In(kb.loc)
 	y, m, d := now.Date()
 
-	// Yesterday is included so that a slot ending at 24:00 joins one
-	// starting at 00:00 today.
-	var spans []interval
+	// Opening spans are the days' intervals with touching ones joined,
+	// from yesterday (so that a slot ending at 24:00 joins one starting
+	// at 00:00 today) to 15 days ahead. The first span that ends after
+	// now decides: open if it has begun, else the next opening. Days are
+	// looked at only until that span is complete, usually today and
+	// tomorrow.
+	limit := now.Add(statusHorizon)
+	var cur interval
+	have := false
+	decide := func(sp interval) bool {
+		if !sp.end.After(now) {
+			return false
+		}
+		if !now.Before(sp.start) {
+			st.Open, st.Until = true, sp.end
+		} else if !sp.start.After(limit) {
+			st.Next = sp.start
+		}
+		return true
+	}
+	var buf [4]interval
+	decided := false
+days:
 	for i := -1; i <= 15; i++ {
-		for _, iv := range kb.dayIntervals(h, y, m, d+i) {
-			if n := len(spans); n > 0 && !iv.start.After(spans[n-1].end) {
-				if iv.end.After(spans[n-1].end) {
-					spans[n-1].end = iv.end
+		for _, iv := range kb.dayIntervals(buf[:0], h, y, m, d+i) {
+			switch {
+			case have && !iv.start.After(cur.end):
+				if iv.end.After(cur.end) {
+					cur.end = iv.end
 				}
 				continue
+			case have && decide(cur):
+				decided = true
+				break days
 			}
-			spans = append(spans, iv)
+			cur, have = iv, true
 		}
 	}
-	limit := now.Add(statusHorizon)
-	for _, iv := range spans {
-		if !now.Before(iv.start) && now.Before(iv.end) {
-			st.Open, st.Until = true, iv.end
-			return st
-		}
-		if iv.start.After(now) {
-			if !iv.start.After(limit) {
-				st.Next = iv.start
-			}
-			break
-		}
+	if !decided && have {
+		decide(cur)
+	}
+	if st.Open {
+		return st
 	}
 	if name, ok := kb.closedForHoliday(h, y, m, d); ok {
 		st.Holiday = name
@@ -67,32 +84,32 @@ func (kb *KB) Status(e *Entry, now time.Time) OpenStatus {
 	return st
 }
 
-// dayIntervals returns the opening intervals of one calendar day (y, m, d
-// are normalised, so d may be out of range), sorted by start.
-func (kb *KB) dayIntervals(h *Hours, y int, m time.Month, d int) []interval {
+// dayIntervals appends the opening intervals of one calendar day (y, m,
+// d are normalised, so d may be out of range), sorted by start, to out.
+func (kb *KB) dayIntervals(out []interval, h *Hours, y int, m time.Month, d int) []interval {
 	date := time.Date(y, m, d, 0, 0, 0, 0, kb.loc)
 	y, m, d = date.Date()
 	at := func(min int) time.Time { return time.Date(y, m, d, min/60, min%60, 0, 0, kb.loc) }
 	if x, ok := exceptionOn(h, y, m, d); ok {
 		if x.Closed {
-			return nil
+			return out
 		}
-		return []interval{{at(x.From), at(x.To)}}
+		return append(out, interval{at(x.From), at(x.To)})
 	}
 	if h.ClosedOnHolidays {
 		if _, hol := Holiday(kb.City.State, date); hol {
-			return nil
+			return out
 		}
 	}
-	var out []interval
+	first := len(out)
 	for _, s := range h.Weekly {
 		if hasDay(s.Days, date.Weekday()) {
 			out = append(out, interval{at(s.From), at(s.To)})
 		}
 	}
 	// Slots are few; insertion sort keeps this allocation-free.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].start.Before(out[j-1].start); j-- {
+	for i := first + 1; i < len(out); i++ {
+		for j := i; j > first && out[j].start.Before(out[j-1].start); j-- {
 			out[j], out[j-1] = out[j-1], out[j]
 		}
 	}

@@ -7,12 +7,15 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,6 +149,7 @@ type FakeAPI struct {
 
 	closed    chan struct{}
 	closeOnce sync.Once
+	conns     atomic.Int64 // connections accepted (Conns)
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced on every state change
@@ -249,9 +253,20 @@ func startFake(logf func(format string, args ...any), opts []FakeOption) *FakeAP
 		chatHist:  make(map[int64][]time.Time),
 		chatTAT:   make(map[int64]time.Time),
 	}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			f.conns.Add(1)
+		}
+	}
+	f.srv.Start()
 	return f
 }
+
+// Conns is the number of connections clients opened to the fake so far:
+// a client that keeps its connections alive opens about as many as it
+// makes calls at once.
+func (f *FakeAPI) Conns() int64 { return f.conns.Load() }
 
 // Endpoint is the API URL format for tgbotapi (token, then method).
 func (f *FakeAPI) Endpoint() string { return f.srv.URL + "/bot%s/%s" }
@@ -1087,9 +1102,51 @@ func validateText(text, parseMode string, max int) (string, string) {
 	return text, ""
 }
 
+// markupMemo keeps validateMarkup's verdicts by markup: bots send the
+// same keyboards over and over, and decoding them twice per message made
+// the fake a third of a load test's CPU. The verdict is a function of
+// the markup alone, so the memo changes nothing but the cost.
+var markupMemo struct {
+	sync.Mutex
+	m map[string]markupVerdict
+}
+
+type markupVerdict struct {
+	mk   *tgbotapi.InlineKeyboardMarkup
+	desc string
+}
+
+// maxMarkupMemo bounds the memo; it starts afresh when full.
+const maxMarkupMemo = 4096
+
 // validateMarkup decodes an inline keyboard and checks every button:
 // non-empty text, exactly one button type, callback_data of 1-64 bytes.
+// Each caller gets its own copy of the keyboard.
 func validateMarkup(raw string) (*tgbotapi.InlineKeyboardMarkup, string) {
+	markupMemo.Lock()
+	v, ok := markupMemo.m[raw]
+	markupMemo.Unlock()
+	if !ok {
+		v.mk, v.desc = checkMarkup(raw)
+		markupMemo.Lock()
+		if markupMemo.m == nil || len(markupMemo.m) >= maxMarkupMemo {
+			markupMemo.m = map[string]markupVerdict{}
+		}
+		markupMemo.m[raw] = v
+		markupMemo.Unlock()
+	}
+	if v.mk == nil {
+		return nil, v.desc
+	}
+	mk := &tgbotapi.InlineKeyboardMarkup{InlineKeyboard: make([][]tgbotapi.InlineKeyboardButton, len(v.mk.InlineKeyboard))}
+	for i, row := range v.mk.InlineKeyboard {
+		mk.InlineKeyboard[i] = slices.Clone(row)
+	}
+	return mk, ""
+}
+
+// checkMarkup is validateMarkup without the memo.
+func checkMarkup(raw string) (*tgbotapi.InlineKeyboardMarkup, string) {
 	var generic struct {
 		InlineKeyboard [][]map[string]json.RawMessage `json:"inline_keyboard"`
 	}

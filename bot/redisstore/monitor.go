@@ -79,11 +79,16 @@ func (m *Monitor) Question(ctx context.Context, q monitor.Q) error {
 	if err := q.Validate(); err != nil {
 		return fmt.Errorf("redisstore: question: %w", err)
 	}
+	return m.incr(ctx, "question", q.Day, map[string]int64{questionField(q): 1})
+}
+
+// questionField is q's field in its day hash.
+func questionField(q monitor.Q) string {
 	a := "0"
 	if q.Answered {
 		a = "1"
 	}
-	return m.incr(ctx, "question", q.Day, map[string]int64{"q|" + q.Topic + "|" + q.District + "|" + q.Lang + "|" + a: 1})
+	return "q|" + q.Topic + "|" + q.District + "|" + q.Lang + "|" + a
 }
 
 // Ticket implements monitor.Recorder.
@@ -135,20 +140,7 @@ func (m *Monitor) Active(ctx context.Context, user string, at time.Time) error {
 	if user == "" {
 		return fmt.Errorf("redisstore: active: empty user: %w", monitor.ErrInvalid)
 	}
-	day := monitor.Midnight(at)
-	monday := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
-	first := day.AddDate(0, 0, 1-day.Day())
-	type sketch struct {
-		key string
-		ttl time.Duration
-	}
-	var sk []sketch
-	if ttl, ok := m.ttlFrom(monday, monitor.ActiveRetention); ok {
-		sk = append(sk, sketch{m.key("aw", monitor.WeekKey(at)), ttl})
-	}
-	if ttl, ok := m.ttlFrom(first, monitor.ActiveRetention); ok {
-		sk = append(sk, sketch{m.key("am", monitor.MonthKey(at)), ttl})
-	}
+	sk := m.sketches(at)
 	if len(sk) == 0 {
 		return nil
 	}
@@ -160,6 +152,28 @@ func (m *Monitor) Active(ctx context.Context, user string, at time.Time) error {
 		return nil
 	})
 	return wrap("active", err)
+}
+
+// sketch is an active-user HyperLogLog and its TTL.
+type sketch struct {
+	key string
+	ttl time.Duration
+}
+
+// sketches are the week's and the month's sketch of at, those not past
+// retention.
+func (m *Monitor) sketches(at time.Time) []sketch {
+	day := monitor.Midnight(at)
+	monday := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+	first := day.AddDate(0, 0, 1-day.Day())
+	var sk []sketch
+	if ttl, ok := m.ttlFrom(monday, monitor.ActiveRetention); ok {
+		sk = append(sk, sketch{m.key("aw", monitor.WeekKey(at)), ttl})
+	}
+	if ttl, ok := m.ttlFrom(first, monitor.ActiveRetention); ok {
+		sk = append(sk, sketch{m.key("am", monitor.MonthKey(at)), ttl})
+	}
+	return sk
 }
 
 // unansweredJSON is a kept question as stored.
@@ -194,6 +208,98 @@ func (m *Monitor) Unanswered(ctx context.Context, text, lang string, at time.Tim
 		return nil
 	})
 	return wrap("unanswered", err)
+}
+
+var _ monitor.BatchStore = (*Monitor)(nil)
+
+// RecordBatch implements monitor.BatchRecorder in one MULTI/EXEC (one
+// round trip): HINCRBY per question field and PEXPIRE per day hash,
+// PFADD of all users per week and month sketch, RPUSH of a day's texts
+// with its LTRIM. Validation, TTLs and limits are those of the single
+// recordings; items whose day is past retention are dropped.
+func (m *Monitor) RecordBatch(ctx context.Context, b monitor.Batch) error {
+	const op = "record batch"
+	type group struct {
+		kind   string // "d" day hash, "hll" sketch, "ua" unanswered list
+		key    string
+		ttl    time.Duration
+		fields map[string]int64 // day hashes
+		items  []any            // sketch users, unanswered texts
+	}
+	var order []*group
+	groups := map[string]*group{}
+	groupOf := func(kind, key string, ttl time.Duration) *group {
+		g, ok := groups[key]
+		if !ok {
+			g = &group{kind: kind, key: key, ttl: ttl}
+			groups[key] = g
+			order = append(order, g)
+		}
+		return g
+	}
+	for _, qc := range b.Questions {
+		if err := qc.Q.Validate(); err != nil || qc.N < 0 {
+			return fmt.Errorf("redisstore: %s: question: %w", op, monitor.ErrInvalid)
+		}
+		ttl, ok := m.ttlFrom(monitor.Midnight(qc.Q.Day), monitor.AggregateRetention)
+		if !ok || qc.N == 0 {
+			continue
+		}
+		g := groupOf("d", m.key("d", monitor.DayKey(qc.Q.Day)), ttl)
+		if g.fields == nil {
+			g.fields = map[string]int64{}
+		}
+		g.fields[questionField(qc.Q)] += qc.N
+	}
+	for _, a := range b.Active {
+		if a.User == "" {
+			return fmt.Errorf("redisstore: %s: active: empty user: %w", op, monitor.ErrInvalid)
+		}
+		for _, sk := range m.sketches(a.At) {
+			g := groupOf("hll", sk.key, sk.ttl)
+			g.items = append(g.items, a.User)
+		}
+	}
+	for _, u := range b.Unanswered {
+		if !monitor.ValidDim(u.Lang) {
+			return fmt.Errorf("redisstore: %s: unanswered: language is not a short id: %w", op, monitor.ErrInvalid)
+		}
+		text := monitor.CleanText(u.Text)
+		if text == "" {
+			continue
+		}
+		ttl, ok := m.ttlFrom(monitor.Midnight(u.At), monitor.UnansweredRetention)
+		if !ok {
+			continue
+		}
+		raw, err := json.Marshal(unansweredJSON{Text: text, Lang: u.Lang})
+		if err != nil {
+			return fmt.Errorf("redisstore: %s: encode: %w", op, err)
+		}
+		g := groupOf("ua", m.key("ua", monitor.DayKey(u.At)), ttl)
+		g.items = append(g.items, raw)
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	_, err := m.s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, g := range order {
+			switch g.kind {
+			case "d":
+				for f, n := range g.fields {
+					p.HIncrBy(ctx, g.key, f, n)
+				}
+			case "ua":
+				p.RPush(ctx, g.key, g.items...)
+				p.LTrim(ctx, g.key, 0, monitor.MaxUnansweredPerDay-1)
+			default: // the week's and month's sketches
+				p.PFAdd(ctx, g.key, g.items...)
+			}
+			p.PExpire(ctx, g.key, g.ttl)
+		}
+		return nil
+	})
+	return wrap(op, err)
 }
 
 // Figures implements monitor.Reader in one pipeline: HGETALL per day,

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -219,7 +220,14 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: cfg.PollTimeout + 15*time.Second}
+		// Every worker may send at once, besides the long poll and the
+		// outbox dispatcher; with the default of 2 idle connections per
+		// host the others would be closed after each call and dialled
+		// (on Telegram: TLS handshakes) again.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = cfg.Workers + 4
+		tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
+		hc = &http.Client{Timeout: cfg.PollTimeout + 15*time.Second, Transport: tr}
 	} else if hc.Timeout != 0 && hc.Timeout <= cfg.PollTimeout {
 		return nil, fmt.Errorf("telegram: HTTP client timeout %v must exceed poll timeout %v", hc.Timeout, cfg.PollTimeout)
 	}
@@ -273,7 +281,21 @@ type ctxDoer struct {
 }
 
 func (d ctxDoer) Do(req *http.Request) (*http.Response, error) {
-	return d.hc.Do(req.WithContext(d.ctx))
+	resp, err := d.hc.Do(req.WithContext(d.ctx))
+	if err == nil {
+		resp.Body = drainOnClose{resp.Body}
+	}
+	return resp, err
+}
+
+// drainOnClose reads what the library left of a response before closing
+// it: its JSON decoder stops after the value, before a trailing newline,
+// and a connection whose body was not read to the end is not reused.
+type drainOnClose struct{ io.ReadCloser }
+
+func (b drainOnClose) Close() error {
+	io.Copy(io.Discard, io.LimitReader(b.ReadCloser, 4<<10))
+	return b.ReadCloser.Close()
 }
 
 // botFor returns a copy of the BotAPI whose requests carry ctx. A copy
@@ -444,7 +466,7 @@ func (c *Client) call(ctx context.Context, method string, limitChat *int64, ch t
 func (c *Client) do(ctx context.Context, method string, limitChat *int64, req func(*tgbotapi.BotAPI) (*tgbotapi.APIResponse, error)) (*tgbotapi.APIResponse, error) {
 	for attempt := 1; ; attempt++ {
 		if limitChat != nil {
-			if err := c.waitLimit(ctx, *limitChat); err != nil {
+			if err := c.waitSlot(ctx, *limitChat); err != nil {
 				return nil, fmt.Errorf("telegram %s: %w", method, err)
 			}
 		}

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/lotse-bot/lotse/bot"
+	"github.com/lotse-bot/lotse/bot/audience"
+	"github.com/lotse-bot/lotse/bot/broadcast"
 	"github.com/lotse-bot/lotse/bot/memstore"
 	"github.com/lotse-bot/lotse/bot/monitor"
 	"github.com/lotse-bot/lotse/bot/redisstore"
@@ -26,29 +29,56 @@ type sides struct {
 	subs  remind.Store
 	queue remind.Queue
 	mon   monitor.Store
+	aud   bot.AudienceIndex // the broadcast audience index
+	// batch, next to Redis, is mon: it writes the counters of a second
+	// in one round trip instead of two or three per question (see
+	// bot/monitor/batch.go for what a crash may lose).
+	batch *monitor.Batcher
+	lost  *batchLog
 }
 
 func sideStores(store bot.Store, now func() time.Time) sides {
 	if rs, ok := store.(*redisstore.Store); ok {
-		return sides{subs: rs, queue: rs, mon: rs.Monitor()}
+		lost := &batchLog{}
+		batch := monitor.NewBatcher(rs.Monitor(), monitor.BatcherOptions{OnError: lost.report})
+		return sides{subs: rs, queue: rs, mon: batch, aud: rs, batch: batch, lost: lost}
 	}
 	r := memstore.NewReminders(now)
-	return sides{subs: r, queue: r, mon: memstore.NewMonitor(now)}
+	return sides{subs: r, queue: r, mon: memstore.NewMonitor(now), aud: r}
 }
 
 // withSides adds the reminder and monitoring ports to a bot configuration.
 func (s sides) withSides(c bot.Config) bot.Config {
-	c.Reminders = remind.BotReminders{Subs: s.subs, KB: c.KB.Current, Queue: s.queue}
+	c.Reminders = remind.BotReminders{Subs: s.subs, KB: c.KB.Current, Queue: s.queue, Audience: s.aud}
 	c.WhatsOn = remind.BotWhatsOn
 	c.Monitor = s.mon
+	if ob, ok := c.Store.(bot.Outbox); ok && c.Outbox == nil {
+		// Replies that would wait for their chat's send slot are queued
+		// there while a dispatcher (RunOutbox) runs (bot/outbox.go).
+		c.Outbox = ob
+	}
 	return c
 }
 
 // startReminders runs the reminder scheduler until ctx ends; reminders go
-// out through b, in each subscriber's language.
+// out through b, in each subscriber's language. It also writes the
+// batched monitoring counters when ctx ends (later ones are written one
+// by one) and logs batches that could not be written.
 func (s sides) startReminders(ctx context.Context, b *bot.Bot, live *knowledge.Live, now func() time.Time, log *slog.Logger) error {
+	if s.batch != nil {
+		s.lost.log.Store(log)
+		go func() {
+			<-ctx.Done()
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			if err := s.batch.Close(cctx); err != nil {
+				log.Warn("monitoring counters not written at shutdown", "err", err)
+			}
+		}()
+	}
 	sch, err := remind.New(remind.Config{
 		Subs: s.subs, Queue: s.queue, KB: live.Current, Deliver: remind.BotDeliverer(b), Now: now, Log: log,
+		Forget: s.aud.Leave,
 	})
 	if err != nil {
 		return err
@@ -59,6 +89,27 @@ func (s sides) startReminders(ctx context.Context, b *bot.Bot, live *knowledge.L
 		}
 	}()
 	return nil
+}
+
+// batchLog reports monitoring batches that could not be written, to the
+// logger startReminders was given.
+type batchLog struct{ log atomic.Pointer[slog.Logger] }
+
+func (l *batchLog) report(err error, lost int) {
+	if log := l.log.Load(); log != nil {
+		log.Warn("monitoring counters not written", "items", lost, "err", err)
+	}
+}
+
+// recipients lists a broadcast's audience: the audience index the bot
+// keeps through c.Reminders, with the subscribers of districts, topics and
+// events; only the subscribers without an index.
+func recipients(c bot.Config, subs remind.Store) broadcast.Recipients {
+	s := broadcast.Subscribers{Subs: subs, KB: c.KB.Current, Sessions: c.Store}
+	if r, ok := c.Reminders.(remind.BotReminders); ok && r.Audience != nil {
+		return audience.Recipients{Index: r.Audience, Subscribers: s}
+	}
+	return s
 }
 
 // retainEvery redacts closed and cancelled requests older than keep,

@@ -259,6 +259,9 @@ type Summary struct {
 	Elapsed       time.Duration
 	PerSecond     float64
 	P50, P90, P99 time.Duration
+	// CPU is the process' CPU time over the run (ProcessCPU), if the
+	// caller measured it: the bot and the fake Bot API together.
+	CPU time.Duration
 }
 
 // Summarize computes a Summary from latencies over elapsed.
