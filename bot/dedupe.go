@@ -12,8 +12,24 @@ import (
 var ErrInProgress = fmt.Errorf("update in progress: %w", ErrUnavailable)
 
 // DefaultClaimLease is how long a claim on an update keeps a redelivery
-// out (Config.ClaimLease).
-const DefaultClaimLease = 30 * time.Second
+// out (Config.ClaimLease) with a store that renews claims
+// (ClaimRenewer): the handler renews it every third of the lease while
+// it runs, so a slow reply keeps its claim, and an update whose handler
+// died is handled again within a few seconds.
+const DefaultClaimLease = 5 * time.Second
+
+// UnrenewedClaimLease is the default lease with a store that cannot
+// renew a claim: it must outlast the slowest reply, or the reply may be
+// sent twice.
+const UnrenewedClaimLease = 30 * time.Second
+
+// defaultClaimLease is Config.ClaimLease's default for store.
+func defaultClaimLease(store Store) time.Duration {
+	if _, ok := store.(ClaimRenewer); ok {
+		return DefaultClaimLease
+	}
+	return UnrenewedClaimLease
+}
 
 // Claim is the state of an update's de-duplication record.
 type Claim int
@@ -54,15 +70,83 @@ type UpdateClaimer interface {
 	FinishUpdate(ctx context.Context, updateID int64, ttl time.Duration, user UserKey, s *Session, sessionTTL time.Duration) error
 }
 
+// ClaimRenewer is an optional capability of an UpdateClaimer: a
+// heartbeat that keeps a claim while its handler runs, so the lease can
+// be short (a few seconds) and bound the recovery from a dead handler
+// rather than the duration of a slow one.
+type ClaimRenewer interface {
+	// RenewClaim extends the claim on updateID to lease from now. If the
+	// record is gone (the lease ran out, say after a long stall, and
+	// nobody claimed the update since) it claims the update again. It
+	// reports false, and changes nothing, if the update is marked done:
+	// the caller lost the claim to a handler that finished.
+	RenewClaim(ctx context.Context, updateID int64, lease time.Duration) (bool, error)
+}
+
 // releaseTimeout bounds the release of a claim after a failed reply. The
 // release runs even if the handler's context was cancelled (a timeout
 // is the usual reason the reply failed).
 const releaseTimeout = 2 * time.Second
 
+// holdClaim renews the turn's claim every third of the lease until
+// stopHolding, or until the turn's context ends (the transport bounds a
+// handler's time, so a hung handler blocks its update for that long at
+// most). Without ClaimRenewer the claim lives for its lease.
+func (t *turn) holdClaim() {
+	r, ok := t.b.cfg.Store.(ClaimRenewer)
+	if !ok || !t.claimed {
+		return
+	}
+	lease := t.b.cfg.ClaimLease
+	ctx, cancel := context.WithCancel(t.ctx)
+	done := make(chan struct{})
+	t.stopHold = func() {
+		cancel()
+		<-done
+	}
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(lease/3, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			// A renewal must not take longer than the interval, or the
+			// next one comes late.
+			rctx, rcancel := context.WithTimeout(ctx, lease/3)
+			held, err := r.RenewClaim(rctx, t.in.UpdateID, lease)
+			rcancel()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				// The lease covers two more tries.
+				t.warn("renew claim failed", err)
+			case !held:
+				t.b.log.Warn("update claim lost to another handler", "kind", kindName(t.in.Kind))
+				return
+			}
+		}
+	}()
+}
+
+// stopHolding stops renewing the turn's claim (holdClaim); it may be
+// called more than once.
+func (t *turn) stopHolding() {
+	if t.stopHold != nil {
+		t.stopHold()
+		t.stopHold = nil
+	}
+}
+
 // finish marks the turn's update done, saving the session with it where
 // it changed. Without a claim (a store that cannot claim, or a store that
 // failed at the start) it only saves the session.
 func (t *turn) finish() {
+	t.stopHolding()
 	c, ok := t.b.cfg.Store.(UpdateClaimer)
 	if !ok || !t.claimed {
 		t.saveSession()

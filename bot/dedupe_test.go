@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,6 +82,13 @@ func mustBot(t *testing.T, kb *knowledge.KB, store bot.Store, sender bot.Sender,
 	return b
 }
 
+// deadStore is the store as a process that is about to die uses it: it
+// claims updates but never renews a claim.
+type deadStore struct {
+	*memstore.Store
+	RenewClaim struct{} // hides memstore's bot.ClaimRenewer
+}
+
 // TestRedeliveryAfterDeath: a replica claims an update and dies before
 // replying. The redelivery is refused as in progress (so the transport
 // retries it) until the lease expires, then answered exactly once; later
@@ -91,7 +99,12 @@ func TestRedeliveryAfterDeath(t *testing.T) {
 	clk := &fakeClock{now: testNow}
 	store := memstore.New(clk.Now)
 	stuck := &stuckSender{entered: make(chan struct{})}
-	dying := mustBot(t, kb, store, stuck, clk.Now)
+	// A dead process renews nothing: its claim lives for the lease.
+	dying, err := bot.New(bot.Config{KB: knowledge.NewLive(kb), Store: deadStore{Store: store}, Sender: stuck, Catalog: mustCatalog(t),
+		Now: clk.Now, UserKeySecret: secret, Flood: bot.FloodLimit{Off: true}, ClaimLease: bot.DefaultClaimLease})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := bottest.NewRecorder()
 	other := mustBot(t, kb, store, rec, clk.Now)
 
@@ -171,5 +184,83 @@ func TestReleaseOnSendFailure(t *testing.T) {
 	}
 	if len(h.rec.To(78)) != before {
 		t.Fatal("a duplicate of an answered update was answered")
+	}
+}
+
+// renewCounter counts claim renewals.
+type renewCounter struct {
+	*memstore.Store
+	renewals atomic.Int64
+}
+
+func (s *renewCounter) RenewClaim(ctx context.Context, id int64, lease time.Duration) (bool, error) {
+	s.renewals.Add(1)
+	return s.Store.RenewClaim(ctx, id, lease)
+}
+
+// gateSender holds every Send until open is closed, then records it.
+type gateSender struct {
+	*bottest.Recorder
+	entered chan struct{}
+	once    sync.Once
+	open    chan struct{}
+}
+
+func (s *gateSender) Send(ctx context.Context, m bot.Outgoing) (int, error) {
+	s.once.Do(func() { close(s.entered) })
+	select {
+	case <-s.open:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return s.Recorder.Send(ctx, m)
+}
+
+// TestSlowHandlerKeepsClaim: a handler that takes many times the claim's
+// lease keeps its claim by renewing it (a redelivery meanwhile is
+// refused as in progress, not answered a second time), and its update
+// is marked done once the reply went out.
+func TestSlowHandlerKeepsClaim(t *testing.T) {
+	kb := mustTestKB(t)
+	store := &renewCounter{Store: memstore.New(time.Now)}
+	const lease = 150 * time.Millisecond
+	gate := &gateSender{Recorder: bottest.NewRecorder(), entered: make(chan struct{}), open: make(chan struct{})}
+	slow, err := bot.New(bot.Config{KB: knowledge.NewLive(kb), Store: store, Sender: gate, Catalog: mustCatalog(t),
+		UserKeySecret: secret, Flood: bot.FloodLimit{Off: true}, ClaimLease: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := bottest.NewRecorder()
+	other := mustBot(t, kb, store.Store, rec, time.Now)
+
+	in := bot.Incoming{UpdateID: 4712, ChatID: 79, ChatType: bot.ChatPrivate, UserID: 79, LanguageCode: "de",
+		MessageID: 1, Kind: bot.InText, Text: "Wohngeld", Time: time.Now()}
+	done := make(chan error, 1)
+	go func() { done <- slow.Handle(context.Background(), in) }()
+	<-gate.entered
+	// Six renewals at a third of the lease each: the claim has outlived
+	// its first lease at least once over.
+	deadline := time.Now().Add(30 * time.Second)
+	for store.renewals.Load() < 6 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d claim renewals in 30 s", store.renewals.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := other.Handle(context.Background(), in); !errors.Is(err, bot.ErrInProgress) {
+		t.Fatalf("redelivery while the slow handler runs: %v, want bot.ErrInProgress", err)
+	}
+	close(gate.open)
+	if err := <-done; err != nil {
+		t.Fatalf("slow handler: %v", err)
+	}
+	if err := other.Handle(context.Background(), in); err != nil {
+		t.Fatalf("redelivery after the answer: %v", err)
+	}
+	if n := len(rec.To(79)); n != 0 {
+		t.Fatalf("the update was answered %d more times by the other handler", n)
+	}
+	if len(gate.To(79)) == 0 {
+		t.Fatal("the slow handler's reply was not sent")
 	}
 }

@@ -32,8 +32,12 @@
 // once, or counted as blocked or failed: a recipient leaves the queue
 // only through Finish, and a claim whose worker died returns to the
 // queue when its lease expires (Resume/Run pick up broadcasts left
-// Confirmed or Sending). A send is cut off before its lease ends, so
-// two workers never send to one recipient at the same time.
+// Confirmed or Sending). A worker extends its claim while the send
+// runs (LeaseExtender) and cuts the send off a margin before the last
+// lease it holds ends, so two workers never send to one recipient at
+// the same time, and an ordinary send - however long the transport
+// waits for Telegram's limits - is not cut off mid-request, after
+// Telegram may have accepted it.
 //
 // A recipient gets the announcement twice only if a process dies after
 // Telegram accepted its message and before Finish wrote the marker -

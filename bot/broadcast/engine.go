@@ -480,9 +480,11 @@ func (d *delivery) send(ctx context.Context, r Recipient, deadline time.Time) {
 	}
 	// The send does not end with ctx: a send cut off mid-request may
 	// have reached Telegram, and its recipient would get the message
-	// again after a restart. It gets Grace to finish instead.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
+	// again after a restart. It gets Grace to finish instead. Nor does
+	// it end with the claim's lease where the store can extend it.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	defer d.holdLease(sctx, cancel, r, deadline)()
 	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(e.cfg.Grace, cancel) })
 	defer stopAfter()
 
@@ -508,6 +510,69 @@ func (d *delivery) send(ctx context.Context, r Recipient, deadline time.Time) {
 		// passing, and losing a recipient is worse than retrying.
 		e.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "broadcast: send failed", slog.String("broadcast", d.b.ID), slog.String("err", err.Error()))
 		d.release(ctx, []Recipient{r}, true)
+	}
+}
+
+// maxHold bounds how long a worker extends its claim on one recipient:
+// the transport bounds a send itself (attempts, retry_after), this only
+// keeps a hung send from holding a recipient for ever.
+const maxHold = 5 * time.Minute
+
+// holdLease cuts the send off (cancel) a lease margin before the claim
+// on r ends, so that two workers never send to one recipient at once.
+// With a LeaseExtender it extends the claim at once and then every third
+// of the lease while the send runs, moving the cut-off with every
+// extension that succeeded: an ordinary send is then never cut off
+// mid-request, where Telegram may already have accepted it (the
+// recipient would get the message twice). It returns the function that
+// stops it.
+func (d *delivery) holdLease(ctx context.Context, cancel context.CancelFunc, r Recipient, deadline time.Time) (stop func()) {
+	e := d.e
+	margin := e.leaseMargin()
+	cut := time.AfterFunc(deadline.Sub(e.cfg.Now())-margin, cancel)
+	x, ok := e.cfg.Store.(LeaseExtender)
+	if !ok {
+		return func() { cut.Stop() }
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		every := max(e.cfg.Lease/3, time.Millisecond)
+		limit := e.cfg.Now().Add(maxHold)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			until := e.cfg.Now().Add(e.cfg.Lease)
+			if until.After(limit) {
+				return // the cut-off stays where the last extension put it
+			}
+			xctx, xcancel := context.WithTimeout(ctx, every)
+			held, err := x.Extend(xctx, d.b.ID, r, until)
+			xcancel()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				// The cut-off stays; the next tick tries again.
+				e.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "broadcast: extending a claim", slog.String("broadcast", d.b.ID), slog.String("err", err.Error()))
+			case !held:
+				return // no longer ours: the old cut-off stands
+			default:
+				cut.Reset(until.Sub(e.cfg.Now()) - margin)
+			}
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		cut.Stop()
 	}
 }
 

@@ -311,3 +311,128 @@ func TestNewRequires(t *testing.T) {
 		t.Fatal("New without Recipients, Sender, Forget, Coordinator succeeded")
 	}
 }
+
+// slowAPI accepts a message the moment a send starts, as Telegram does
+// when the request arrives, and answers after delay - unless the send's
+// context ends first, when the sender sees an error although the
+// message went out.
+type slowAPI struct {
+	delay    time.Duration
+	mu       sync.Mutex
+	accepted map[int64]int
+	inFlight map[int64]int
+	overlap  int
+	cut      int
+}
+
+func (s *slowAPI) Send(ctx context.Context, msg bot.Outgoing) (int, error) {
+	s.mu.Lock()
+	s.accepted[msg.ChatID]++
+	s.inFlight[msg.ChatID]++
+	if s.inFlight[msg.ChatID] > 1 {
+		s.overlap++
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight[msg.ChatID]--
+		s.mu.Unlock()
+	}()
+	t := time.NewTimer(s.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return 1, nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		s.cut++
+		s.mu.Unlock()
+		return 0, ctx.Err()
+	}
+}
+
+func (s *slowAPI) AnswerCallback(context.Context, string, string) error { return nil }
+
+// noExtend hides the store's LeaseExtender.
+type noExtend struct{ broadcast.Store }
+
+// TestSlowSendKeepsClaim: sends that take several times the claim's
+// lease (Telegram's limits, a slow network) are not cut off while the
+// store can extend the claim, so nobody gets the message twice and no
+// two workers send to one chat at once. Without extension the same
+// sends are cut off at the lease, after the message went out.
+func TestSlowSendKeepsClaim(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		extend bool
+	}{{"extended", true}, {"fixed lease", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			api := &slowAPI{delay: 700 * time.Millisecond, accepted: map[int64]int{}, inFlight: map[int64]int{}}
+			mem := memstore.NewBroadcasts(nil)
+			var store broadcast.Store = mem
+			if !tc.extend {
+				store = noExtend{mem}
+			}
+			list := members(6)
+			var engines []*broadcast.Engine
+			for range 2 { // two replicas
+				engines = append(engines, mustEngine(t, broadcast.Config{Store: store, Recipients: list, Sender: api,
+					Forget: &reports{}, Workers: 2, Lease: 200 * time.Millisecond, MaxAttempts: 100}))
+			}
+			b, _, err := engines[0].Prepare(ctx, coordinator, broadcast.Audience{District: "nord"}, texts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := engines[0].Confirm(ctx, b.ID); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.extend {
+				// Cut off every time, it never finishes: one round is
+				// enough to show it.
+				rctx, rcancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+				defer rcancel()
+				ctx = rctx
+			}
+			var wg sync.WaitGroup
+			for _, e := range engines {
+				wg.Go(func() {
+					if err := e.Resume(ctx); err != nil && tc.extend {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			api.mu.Lock()
+			defer api.mu.Unlock()
+			dups := 0
+			for _, m := range list {
+				if n := api.accepted[m.ChatID]; n > 1 {
+					dups++
+				} else if n == 0 && tc.extend {
+					t.Errorf("chat %d got nothing", m.ChatID)
+				}
+			}
+			t.Logf("%d chats got the message twice or more, %d sends cut off, %d overlapping sends", dups, api.cut, api.overlap)
+			if api.overlap != 0 {
+				t.Errorf("%d times two workers sent to one chat at once", api.overlap)
+			}
+			switch {
+			case tc.extend && (dups != 0 || api.cut != 0):
+				t.Errorf("with extension: %d duplicates, %d sends cut off, want none", dups, api.cut)
+			case !tc.extend && api.cut == 0:
+				t.Error("without extension no send was cut off: the test does not show what extension prevents")
+			}
+			if tc.extend {
+				got, err := engines[0].Status(ctx, b.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.State != broadcast.Done || got.Tally != (broadcast.Tally{Delivered: len(list)}) {
+					t.Fatalf("final %s %+v, want done, %d delivered", got.State, got.Tally, len(list))
+				}
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lotse-bot/lotse/bot"
 	"github.com/lotse-bot/lotse/bot/bottest"
 	"github.com/lotse-bot/lotse/bot/broadcast"
 	"github.com/lotse-bot/lotse/bot/redisstore"
@@ -42,6 +43,8 @@ type rig struct {
 	store *redisstore.Store
 	list  broadcast.List
 	rep   *reports
+	// wrap, if set, wraps the transport of the next replica started.
+	wrap func(bot.Sender) bot.Sender
 }
 
 func newRig(t testing.TB, sc scale, blocked int) *rig {
@@ -72,8 +75,12 @@ func (r *rig) replica(ctx context.Context, store broadcast.Store) *broadcast.Eng
 	if store == nil {
 		store = r.store.Broadcasts()
 	}
+	var snd bot.Sender = tc
+	if r.wrap != nil {
+		snd, r.wrap = r.wrap(tc), nil
+	}
 	e, err := broadcast.New(broadcast.Config{
-		Store: store, Recipients: r.list, Sender: tc, Forget: r.rep, Reporter: r.rep,
+		Store: store, Recipients: r.list, Sender: snd, Forget: r.rep, Reporter: r.rep,
 		Coordinator: func(u int64) bool { return u == coordinator },
 		// The shared pacer at 95% of the limit, as 28 of Telegram's 30.
 		Pacer: r.store.Pacer(float64(r.sc.limit) * 28 / 30),
@@ -89,7 +96,7 @@ func (r *rig) replica(ctx context.Context, store broadcast.Store) *broadcast.Eng
 // testLogger sends the engine's warnings to the test log: they explain
 // a failed or slow run. (They never contain texts or chat ids.)
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return slog.New(bottest.LogHandler(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
 type tlog struct{ t testing.TB }
@@ -244,6 +251,13 @@ func (c *crashing) Finish(ctx context.Context, id string, r broadcast.Recipient,
 	return c.Store.Finish(ctx, id, r, o)
 }
 
+func (c *crashing) Extend(ctx context.Context, id string, r broadcast.Recipient, until time.Time) (bool, error) {
+	if c.dead() {
+		return false, errDead
+	}
+	return c.Store.(broadcast.LeaseExtender).Extend(ctx, id, r, until)
+}
+
 func (c *crashing) Claim(ctx context.Context, id string, now time.Time, lease time.Duration, n int) ([]broadcast.Recipient, broadcast.ClaimStatus, error) {
 	if c.dead() {
 		return nil, 0, errDead
@@ -329,6 +343,102 @@ func TestFakeAPIKillRestart(t *testing.T) {
 				t.Fatalf("final %s %+v, want done, %d delivered (each counted once)", got.State, got.Tally, sc.n)
 			}
 		})
+	}
+}
+
+// dying is the transport of a process about to be killed: after kill
+// no send starts (the process is gone), while sends already on their
+// way run to their end, as a request already written to the socket
+// reaches Telegram. It counts the sends on their way at the kill.
+type dying struct {
+	bot.Sender
+	mu             sync.Mutex
+	dead           bool
+	active, atKill int
+	acceptedAfter  int // of those, accepted by Telegram
+}
+
+func (d *dying) Send(ctx context.Context, m bot.Outgoing) (int, error) {
+	d.mu.Lock()
+	if d.dead {
+		d.mu.Unlock()
+		return 0, errDead
+	}
+	d.active++
+	d.mu.Unlock()
+	id, err := d.Sender.Send(ctx, m)
+	d.mu.Lock()
+	d.active--
+	if d.dead && err == nil {
+		d.acceptedAfter++
+	}
+	d.mu.Unlock()
+	return id, err
+}
+
+func (d *dying) kill() {
+	d.mu.Lock()
+	d.dead, d.atKill = true, d.active
+	d.mu.Unlock()
+}
+
+// TestFakeAPIKill kills the engine at an arbitrary moment halfway (as
+// kill -9 would: no store call succeeds any more, no send starts, the
+// sends on their way reach the fake) and starts a new one: nobody is
+// lost, and the only duplicates are recipients whose message Telegram
+// accepted while their marker could no longer be written.
+func TestFakeAPIKill(t *testing.T) {
+	sc := runScale()
+	r := newRig(t, sc, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(sc.n/sc.limit*3+60)*time.Second)
+	defer cancel()
+	first, stop := context.WithCancel(ctx)
+	snd := &dying{}
+	cr := &crashing{Store: r.store.Broadcasts(), window: map[int64]bool{}}
+	cr.crash = func() {}
+	r.wrap = func(s bot.Sender) bot.Sender { snd.Sender = s; return snd }
+	a := r.replica(ctx, cr)
+	bc := r.prepare(ctx, a)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(first) }()
+	if err := r.fake.WaitSent(ctx, sc.n/2); err != nil {
+		t.Fatal(err)
+	}
+	// The kill: the store and the transport die at once.
+	cr.mu.Lock()
+	cr.crashed = true
+	cr.mu.Unlock()
+	snd.kill()
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	killedAt := len(r.fake.Sent(0))
+
+	b := r.replica(ctx, nil) // the restarted process
+	if err := b.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o := r.outcome(0)
+	t.Logf("killed at %d/%d sent: %d sends on their way, %d of them accepted by Telegram after the kill (%d recipients accepted without a marker); %d duplicates, %d lost, %d violations, rate %.3f of the limit (the restart waits for the dead claims' leases)",
+		killedAt, sc.n, snd.atKill, snd.acceptedAfter, len(cr.window), len(o.dups), len(o.lost), o.violations, o.ratio)
+	if len(o.lost) > 0 || o.violations > 0 || o.bad > 0 {
+		t.Fatalf("lost %v, %d limit violations, %d bad requests", o.lost, o.violations, o.bad)
+	}
+	for _, chat := range o.dups {
+		if !cr.window[chat] {
+			t.Errorf("chat %d got the message twice outside the window", chat)
+		}
+	}
+	if len(o.dups) != len(cr.window) {
+		t.Errorf("%d duplicates, %d recipients accepted without a marker: each should have been sent again", len(o.dups), len(cr.window))
+	}
+	got, err := b.Status(ctx, bc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != broadcast.Done || got.Tally != (broadcast.Tally{Delivered: sc.n}) {
+		t.Fatalf("final %s %+v, want done, %d delivered (each counted once)", got.State, got.Tally, sc.n)
 	}
 }
 

@@ -104,3 +104,15 @@ type Store interface {
 	// replicas only one reports each step of progress.
 	Milestone(ctx context.Context, id string, step int) (bool, error)
 }
+
+// LeaseExtender is an optional Store capability: it lets a worker keep
+// its claim on a recipient while the send runs, so a send is never cut
+// off mid-request (after Telegram may have accepted it) because a short
+// lease ran out. Without it a send must end before the claim's lease.
+type LeaseExtender interface {
+	// Extend moves the lease deadline of in-flight r to until. It
+	// reports false, changing nothing, if r is not in flight (finished,
+	// released, or requeued after its lease expired) or the broadcast is
+	// not sending; bot.ErrNotFound if there is no broadcast.
+	Extend(ctx context.Context, id string, r Recipient, until time.Time) (bool, error)
+}

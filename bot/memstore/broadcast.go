@@ -39,7 +39,10 @@ type bcEntry struct {
 	at time.Time
 }
 
-var _ broadcast.Store = (*Broadcasts)(nil)
+var (
+	_ broadcast.Store         = (*Broadcasts)(nil)
+	_ broadcast.LeaseExtender = (*Broadcasts)(nil)
+)
 
 // NewBroadcasts returns an empty store. now is the clock for expiry
 // (time.Now if nil).
@@ -311,6 +314,23 @@ func (m *Broadcasts) Release(_ context.Context, id string, r broadcast.Recipient
 	it.pending[r.ChatID] = bcEntry{r: r, at: due}
 	it.tries[r.ChatID]++
 	return it.tries[r.ChatID], nil
+}
+
+// Extend implements broadcast.LeaseExtender.
+func (m *Broadcasts) Extend(_ context.Context, id string, r broadcast.Recipient, until time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, err := m.item(id)
+	if err != nil {
+		return false, fmt.Errorf("memstore: extend: %w", err)
+	}
+	e, ok := it.flight[r.ChatID]
+	if it.b.State != broadcast.Sending || !ok {
+		return false, nil
+	}
+	e.at = until
+	it.flight[r.ChatID] = e
+	return true, nil
 }
 
 // Milestone implements broadcast.Store.

@@ -31,6 +31,8 @@ type Metrics struct {
 	webhook   *prometheus.CounterVec
 	kbReloads *prometheus.CounterVec
 	kbEntries prometheus.Gauge
+	fallbacks *prometheus.CounterVec
+	sharedUp  *prometheus.GaugeVec
 }
 
 // New returns Metrics with all collectors registered, plus the Go
@@ -67,8 +69,16 @@ func New() *Metrics {
 			Name: "lotse_knowledge_entries",
 			Help: "Entries in the live knowledge base.",
 		}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lotse_replica_fallbacks_total",
+			Help: "Calls to the flood limits (part=limiter) or chat lock (part=lock) shared by the replicas through Redis that Redis did not answer, so this replica fell back to its in-process limits (for the next seconds) or lock (for that update).",
+		}, []string{"part"}),
+		sharedUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "lotse_replica_shared_up",
+			Help: "1 if the last call to the shared flood limits (part=limiter) or chat lock (part=lock) reached Redis, 0 if this replica fell back to local ones.",
+		}, []string{"part"}),
 	}
-	m.reg.MustRegister(m.updates, m.latency, m.apiCalls, m.floods, m.webhook, m.kbReloads, m.kbEntries,
+	m.reg.MustRegister(m.updates, m.latency, m.apiCalls, m.floods, m.webhook, m.kbReloads, m.kbEntries, m.fallbacks, m.sharedUp,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Both results exist from the start, so "no failure yet" is a 0
@@ -105,6 +115,20 @@ func (m *Metrics) APICall(method string, code int) {
 // WebhookRequest counts one webhook request (telegram.Observer).
 func (m *Metrics) WebhookRequest(status int) {
 	m.webhook.WithLabelValues(strconv.Itoa(status)).Inc()
+}
+
+// SharedCall records whether a call to the limits or locks the replicas
+// share through Redis reached it (replica.Observer); part is
+// "limiter" or "lock". The counter of fallbacks exists for a part from
+// its first call, so "no fallback yet" is a 0, not a missing series.
+func (m *Metrics) SharedCall(part string, ok bool) {
+	c := m.fallbacks.WithLabelValues(part)
+	if ok {
+		m.sharedUp.WithLabelValues(part).Set(1)
+		return
+	}
+	c.Inc()
+	m.sharedUp.WithLabelValues(part).Set(0)
 }
 
 // KnowledgeLoaded records a knowledge base (re)load: ok with the number

@@ -90,3 +90,30 @@ func TestFreshRegistry(t *testing.T) {
 		t.Errorf("fresh metrics lack a zero failure count:\n%s", out)
 	}
 }
+
+// TestSharedCall: fallbacks to local limits are counted per part, and the
+// gauge tells whether the last call reached Redis.
+func TestSharedCall(t *testing.T) {
+	m := metrics.New()
+	m.SharedCall("limiter", true)
+	m.SharedCall("limiter", false)
+	m.SharedCall("limiter", false)
+	m.SharedCall("lock", false)
+	m.SharedCall("lock", true)
+	out := mustScrape(t, m)
+	for _, want := range []string{
+		`lotse_replica_fallbacks_total{part="limiter"} 2`,
+		`lotse_replica_fallbacks_total{part="lock"} 1`,
+		`lotse_replica_shared_up{part="limiter"} 0`,
+		`lotse_replica_shared_up{part="lock"} 1`,
+	} {
+		if !strings.Contains(out, "\n"+want+"\n") {
+			t.Errorf("scrape lacks the line %q", want)
+		}
+	}
+	m = metrics.New()
+	m.SharedCall("lock", true)
+	if out := mustScrape(t, m); !strings.Contains(out, "\n"+`lotse_replica_fallbacks_total{part="lock"} 0`+"\n") {
+		t.Errorf("no fallback yet is not a visible zero:\n%s", out)
+	}
+}

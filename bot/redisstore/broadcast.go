@@ -49,7 +49,10 @@ type Broadcasts struct {
 	ns  string
 }
 
-var _ broadcast.Store = (*Broadcasts)(nil)
+var (
+	_ broadcast.Store         = (*Broadcasts)(nil)
+	_ broadcast.LeaseExtender = (*Broadcasts)(nil)
+)
 
 // Broadcasts returns the broadcast store sharing s's client and namespace.
 func (s *Store) Broadcasts() *Broadcasts { return &Broadcasts{rdb: s.rdb, ns: s.ns} }
@@ -207,6 +210,20 @@ redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 local n = redis.call('HINCRBY', KEYS[6], ARGV[2], 1)
 refresh(KEYS[3], KEYS[6])
 return n
+`)
+
+// bcExtendScript: KEYS = bkeys; ARGV[1] member, ARGV[2] new lease
+// deadline (ms). Returns 1 if the recipient was in flight and now has
+// the new deadline, 0 if not (finished, released, requeued after its
+// lease expired, or the broadcast is not sending), -1 if there is no
+// broadcast.
+var bcExtendScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'st')
+if not st then return -1 end
+if st ~= 'sending' then return 0 end
+if not redis.call('ZSCORE', KEYS[4], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[4], 'XX', ARGV[2], ARGV[1])
+return 1
 `)
 
 // bcMilestoneScript: KEYS[1] hash; ARGV[1] step. Returns 1 if recorded.
@@ -458,6 +475,21 @@ func (b *Broadcasts) Release(ctx context.Context, id string, r broadcast.Recipie
 	return n, nil
 }
 
+// Extend implements broadcast.LeaseExtender.
+func (b *Broadcasts) Extend(ctx context.Context, id string, r broadcast.Recipient, until time.Time) (bool, error) {
+	if err := checkID(id); err != nil {
+		return false, fmt.Errorf("redisstore: extend: %w", err)
+	}
+	n, err := bcExtendScript.Run(ctx, b.rdb, b.bkeys(id), member(r), until.UnixMilli()).Int()
+	if err != nil {
+		return false, wrap("extend", err)
+	}
+	if n == -1 {
+		return false, fmt.Errorf("redisstore: extend: %w", bot.ErrNotFound)
+	}
+	return n == 1, nil
+}
+
 // Milestone implements broadcast.Store.
 func (b *Broadcasts) Milestone(ctx context.Context, id string, step int) (bool, error) {
 	if err := checkID(id); err != nil {
@@ -508,24 +540,37 @@ redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.floor((nxt - now
 return math.floor(slot - now)
 `)
 
-// Wait implements broadcast.Pacer.
+// maxRebook bounds the slots one Wait books after waking up late.
+const maxRebook = 8
+
+// Wait implements broadcast.Pacer. A waiter that wakes up more than an
+// interval after its slot (the process was descheduled, a GC pause)
+// does not send at once but books a new slot: otherwise every waiter of
+// a stalled process would send together when it resumes, a burst that
+// Telegram counts against its limit of 30 in any second.
 func (p *Pacer) Wait(ctx context.Context) error {
-	us, err := pacerScript.Run(ctx, p.rdb, []string{p.key}, p.interval.Microseconds()).Int64()
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	for range maxRebook {
+		us, err := pacerScript.Run(ctx, p.rdb, []string{p.key}, p.interval.Microseconds()).Int64()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return wrap("pacer", err)
 		}
-		return wrap("pacer", err)
+		if us <= 0 {
+			return nil
+		}
+		slot := time.Now().Add(time.Duration(us) * time.Microsecond)
+		t := time.NewTimer(time.Until(slot))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if time.Since(slot) <= p.interval {
+			return nil
+		}
 	}
-	if us <= 0 {
-		return nil
-	}
-	t := time.NewTimer(time.Duration(us) * time.Microsecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return nil
 }

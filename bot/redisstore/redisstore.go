@@ -5,7 +5,7 @@
 //
 // ns is Options.Namespace, e.g. "lotse:123456" (bot id, never the token).
 //
-//	ns:upd:<update id>       "p", SET NX PX lease            BeginClaim (in progress)
+//	ns:upd:<update id>       "p", SET NX PX lease            BeginClaim (in progress), RenewClaim
 //	                         "d", SET PX ttl                 FinishUpdate (done)
 //	                         "1", SET NX PX ttl              FirstSeen, Begin (done)
 //	ns:{u:<user key>}:s      session JSON, SET PX ttl        SaveSession (TTL refreshed on every save)
@@ -106,6 +106,7 @@ var (
 	_ bot.Store         = (*Store)(nil)
 	_ bot.TicketStore   = (*Store)(nil)
 	_ bot.UpdateClaimer = (*Store)(nil)
+	_ bot.ClaimRenewer  = (*Store)(nil)
 )
 
 // Beginner is the optional capability Store offers the bot core (declared
@@ -173,6 +174,27 @@ var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] th
 // is handled again. Done marks (and FirstSeen records) stay.
 func (s *Store) ReleaseUpdate(ctx context.Context, updateID int64) error {
 	return wrap("release update", releaseScript.Run(ctx, s.rdb, []string{s.updateKey(updateID)}, updInProgress).Err())
+}
+
+// renewScript extends a claim, or takes it again if the record is gone;
+// it leaves a done mark (or a FirstSeen record) alone and returns 0.
+var renewScript = redis.NewScript(`
+local v = redis.call("GET", KEYS[1])
+if v == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+if not v then redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2]) return 1 end
+return 0`)
+
+// RenewClaim implements bot.ClaimRenewer in one script call.
+func (s *Store) RenewClaim(ctx context.Context, updateID int64, lease time.Duration) (bool, error) {
+	lease, err := checkTTL(lease)
+	if err != nil {
+		return false, wrap("renew claim", err)
+	}
+	n, err := renewScript.Run(ctx, s.rdb, []string{s.updateKey(updateID)}, updInProgress, lease.Milliseconds()).Int()
+	if err != nil {
+		return false, wrap("renew claim", err)
+	}
+	return n == 1, nil
 }
 
 // BeginClaim implements bot.UpdateClaimer in one pipelined round trip:

@@ -113,12 +113,15 @@ func (l *Limiter) Wait(ctx context.Context, chatID int64) error {
 		l.globalUS, l.chatUS, l.chatTolUS, group,
 		l.cfg.GroupPerMinute, l.groupUS, maxWait.Microseconds(), token()).Int64Slice()
 	cancel()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("script returned %d values", len(res))
+	}
 	if err != nil {
-		return unavailable(ctx, "rate limit", err)
+		err = unavailable(ctx, "rate limit", err)
+		l.cfg.observe(PartLimiter, err)
+		return err
 	}
-	if len(res) != 2 {
-		return unavailable(ctx, "rate limit", fmt.Errorf("script returned %d values", len(res)))
-	}
+	l.cfg.observe(PartLimiter, nil)
 	wait := time.Duration(res[1]) * time.Microsecond
 	if res[0] == 0 {
 		if ctx.Err() != nil {

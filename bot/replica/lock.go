@@ -63,9 +63,12 @@ func (l *Locks) Lock(ctx context.Context, chat int64) (func(), error) {
 			if wctx.Err() != nil && ctx.Err() == nil {
 				return nil, fmt.Errorf("replica chat lock: %w (waited %v): %w", ErrBusy, l.cfg.LockWait, context.DeadlineExceeded)
 			}
-			return nil, unavailable(ctx, "chat lock", err)
+			err = unavailable(ctx, "chat lock", err)
+			l.cfg.observe(PartLock, err)
+			return nil, err
 		}
 		if ok {
+			l.cfg.observe(PartLock, nil)
 			break
 		}
 		if err := sleep(wctx, backoff); err != nil {

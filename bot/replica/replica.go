@@ -14,7 +14,8 @@
 // When Redis does not answer within Config.CallTimeout both report
 // bot.ErrUnavailable; the transport then falls back to its in-process
 // limits and lock, so sending and answering never wait for a broken
-// Redis.
+// Redis. Config.Observer hears of every such fallback
+// (lotse_replica_fallbacks_total in bot/metrics).
 package replica
 
 import (
@@ -56,9 +57,10 @@ type Config struct {
 	// (default 1 minute); a longer wait fails the send.
 	MaxWait time.Duration
 
-	// LockTTL is the lease of a chat lock (default 10s). A holder renews
-	// it while it handles the update; a replica that dies frees the chat
-	// after at most LockTTL.
+	// LockTTL is the lease of a chat lock (default 5s). A holder renews
+	// it every third of the lease while it handles the update, so a slow
+	// update keeps its chat; a replica that dies frees the chat after at
+	// most LockTTL.
 	LockTTL time.Duration
 	// LockWait bounds the wait for a chat lock (default 20s); the
 	// webhook then answers 503 and Telegram delivers the update again.
@@ -67,6 +69,39 @@ type Config struct {
 	// CallTimeout bounds one Redis round trip (default 500ms); beyond
 	// it Redis counts as unavailable.
 	CallTimeout time.Duration
+	// Observer, if set, hears whether each call reached Redis (e.g.
+	// metrics.Metrics, for alerts on a fallback to local limits).
+	Observer Observer
+}
+
+// Observer hears the outcome of each call to Redis by the Limiter
+// ("limiter") and Locks ("lock"). ok false means Redis did not answer:
+// the call returned bot.ErrUnavailable and the transport falls back to
+// its in-process limits (for a while) or lock (for that update). Calls
+// that end for other reasons (the caller's context, a busy chat) are
+// not reported. It must be cheap and safe for concurrent use.
+type Observer interface {
+	SharedCall(part string, ok bool)
+}
+
+// Parts reported to Observer.
+const (
+	PartLimiter = "limiter"
+	PartLock    = "lock"
+)
+
+// observe reports a call's outcome: err nil is success, an error
+// wrapping bot.ErrUnavailable a fallback, anything else nothing.
+func (c Config) observe(part string, err error) {
+	if c.Observer == nil {
+		return
+	}
+	switch {
+	case err == nil:
+		c.Observer.SharedCall(part, true)
+	case errors.Is(err, bot.ErrUnavailable):
+		c.Observer.SharedCall(part, false)
+	}
 }
 
 // headroom stretches the per-chat interval and group window as the
@@ -100,7 +135,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxWait = time.Minute
 	}
 	if c.LockTTL <= 0 {
-		c.LockTTL = 10 * time.Second
+		c.LockTTL = 5 * time.Second
 	}
 	if c.LockWait <= 0 {
 		c.LockWait = 20 * time.Second

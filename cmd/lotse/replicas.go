@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lotse-bot/lotse/bot"
 	"github.com/lotse-bot/lotse/bot/bottest"
 	"github.com/lotse-bot/lotse/bot/telegram"
 	"github.com/lotse-bot/lotse/internal/loadtest"
@@ -324,6 +327,14 @@ type outcome struct {
 	faultNote              string
 	faultOK                bool
 	faultAt, faultRecovery time.Time
+	dupKeys                []dupKey // (chat, answer) pairs answered too often
+	dupNote                string   // when the duplicates' first answers reached the Bot API
+}
+
+// dupKey is a chat and the first line of an answer it got.
+type dupKey struct {
+	chat   int64
+	answer string
 }
 
 // account compares the answers the fake Bot API received after baseSent
@@ -378,12 +389,64 @@ func (e *replicaEnv) account(c *cluster, recs []*delivery, baseSent int, elapsed
 				o.notices += n
 				continue
 			}
-			o.dup += max(0, n-expected[u][a]-optional[u][a])
+			if extra := n - expected[u][a] - optional[u][a]; extra > 0 {
+				o.dup += extra
+				o.dupKeys = append(o.dupKeys, dupKey{u, a})
+			}
 		}
 	}
 	o.sum = loadtest.Summarize(lat, elapsed)
 	o.retries = c.lb.retried.Load()
 	return o
+}
+
+// dupTiming says when the first answer of each duplicate reached the
+// Bot API, relative to the fault at t: before it (the reply was accepted
+// and the replica died before writing the done mark) or after it (the
+// request was on its way when the replica died). The duplicate itself
+// is the last copy; the first answer is the copy before it.
+func dupTiming(api *bottest.FakeAPI, keys []dupKey, t time.Time) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	want := map[dupKey]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	at := map[dupKey][]time.Time{}
+	for _, c := range api.Calls("sendMessage") {
+		if c.Status != http.StatusOK {
+			continue
+		}
+		chat, _ := strconv.ParseInt(c.Params.Get("chat_id"), 10, 64)
+		l, _, _ := strings.Cut(c.Params.Get("text"), "\n")
+		if k := (dupKey{chat, l}); want[k] {
+			at[k] = append(at[k], c.At)
+		}
+	}
+	var before, after, again []time.Duration
+	for _, ts := range at {
+		if len(ts) < 2 {
+			continue
+		}
+		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+		first, dup := ts[len(ts)-2].Sub(t), ts[len(ts)-1].Sub(t)
+		again = append(again, dup)
+		if first < 0 {
+			before = append(before, -first)
+		} else {
+			after = append(after, first)
+		}
+	}
+	span := func(ds []time.Duration) string {
+		if len(ds) == 0 {
+			return ""
+		}
+		slices.Sort(ds)
+		return fmt.Sprintf(" (%s to %s)", ds[0].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+	}
+	return fmt.Sprintf("Of the duplicates, the answer before each was accepted by the Bot API %d times before the kill%s and %d times after it%s (a request on its way at the kill, or the same question asked again); the duplicates came %s after the kill",
+		len(before), span(before), len(after), span(after), strings.TrimPrefix(span(again), " "))
 }
 
 // calibUser is the first of the users who calibrate the accounting.
@@ -463,6 +526,7 @@ func (e *replicaEnv) run(ctx context.Context, n int, name string, fault func(c *
 				res.failedAfterFault++
 			}
 		}
+		res.dupNote = dupTiming(c.api, res.dupKeys, o.faultAt)
 	}
 	return res, ctx.Err()
 }
@@ -604,7 +668,7 @@ func runReplicas(ctx context.Context, size replicaSize, bin, command string, pro
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.scenario, c.property, c.measured, v)
 	}
 	fmt.Fprintf(&b, "\n## Notes\n\n")
-	fmt.Fprintf(&b, "- **kill -9**: %s. Requests in flight at the killed replica fail at the balancer (connection reset) and are answered 502 to \"Telegram\", which delivers them again; the balancer sends later requests to the survivor. An update whose handling had begun holds a claim (30 s lease) and its chat a lock (10 s lease): its redelivery is answered 503 until the lease ran out, which is what \"normal again after\" measures. A duplicate is the one window bot.UpdateClaimer leaves on purpose: the reply was accepted by the Bot API and the replica died before writing the done mark, so the redelivery is answered again (a duplicate rather than a loss).\n", kill.faultNote)
+	fmt.Fprintf(&b, "- **kill -9**: %s. Requests in flight at the killed replica fail at the balancer (connection reset) and are answered 502 to \"Telegram\", which delivers them again; the balancer sends later requests to the survivor. An update whose handling had begun holds a claim and its chat a lock, each a lease of %v that the handler renews every third of it while it runs (so a slow handler keeps both): its redelivery waits for the chat or is answered 503 until the dead replica's leases ran out, which with Telegram's growing retry interval is what \"normal again after\" measures. A duplicate is the one window bot.UpdateClaimer leaves on purpose: the reply was accepted by the Bot API and the replica died before writing the done mark, so the redelivery is answered again (a duplicate rather than a loss; the Bot API has no idempotency key). %s.\n", kill.faultNote, bot.DefaultClaimLease, cmp.Or(kill.dupNote, "No duplicates this time"))
 	fmt.Fprintf(&b, "- **SIGTERM**: %s (limit %v: %v for requests in flight, then the rest of the shutdown). The replica stops accepting connections at once, so the balancer moves on, and answers the requests it holds before it exits.\n", term.faultNote, sigtermLimit, shutdownTimeout)
 	fmt.Fprintf(&b, "- **Redis restart**: %s. With `appendfsync everysec` a crash loses at most about the last second of writes: session state, claims and done marks of that second. An update answered 503 while Redis was down was delivered again after the restart.\n", redisRun.faultNote)
 	fmt.Fprintf(&b, "- **forged requests**: %s. The transport-level flood of forged requests is also tested in `go test ./bot/telegram -run TestWebhookForgedFlood`.\n", forged.detail)

@@ -13,8 +13,9 @@ import (
 // state: the flood limits and, in webhook mode, the per-chat lock. It
 // returns nils without REDIS_URL (a single process keeps both itself).
 // Its Redis client is separate from the store's, so a slow store
-// command never delays a send's rate-limit round trip.
-func sharedCoordination(cfg Config, log *slog.Logger) (telegram.Limiter, telegram.ChatLocker, func()) {
+// command never delays a send's rate-limit round trip. obs hears every
+// fallback to local limits (lotse_replica_fallbacks_total).
+func sharedCoordination(cfg Config, log *slog.Logger, obs replica.Observer) (telegram.Limiter, telegram.ChatLocker, func()) {
 	if cfg.RedisURL == "" {
 		return nil, nil, func() {}
 	}
@@ -22,7 +23,7 @@ func sharedCoordination(cfg Config, log *slog.Logger) (telegram.Limiter, telegra
 	if err != nil { // openStore already reported it
 		return nil, nil, func() {}
 	}
-	rc := replica.Config{Namespace: cfg.Namespace, Secret: cfg.Secret}
+	rc := replica.Config{Namespace: cfg.Namespace, Secret: cfg.Secret, Observer: obs}
 	lim, err := replica.NewLimiter(rdb, rc)
 	if err != nil {
 		log.Warn("shared rate limits off", "err", err)
