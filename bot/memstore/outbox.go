@@ -11,32 +11,34 @@ import (
 	"github.com/lotse-bot/lotse/bot"
 )
 
-// The outbox (bot.Outbox) in memory, with the semantics of redisstore's
-// stream: entries in queue order, idempotency markers, per-Order
-// delivery in order, leases, and a dispatcher that has not fetched for
-// outboxIdle presumed dead so its entries pass to another.
+// The outbox (bot.Outbox) in memory, with the semantics of redisstore's:
+// entries in queue order, idempotency markers, per-Order queues with a
+// due time (not due while leased or put back), leases. Leases and due
+// times follow the real clock, as Redis' do, not the store's clock (which
+// tests may stop): they measure whether a dispatcher is alive.
 
-var _ bot.Outbox = (*Store)(nil)
-
-// outboxIdle is how long a dispatcher may leave its entries untouched
-// before another takes them over.
-const outboxIdle = time.Minute
+var (
+	_ bot.Outbox     = (*Store)(nil)
+	_ bot.TurnQueuer = (*Store)(nil)
+)
 
 // maxOutboxID bounds an entry's idempotency key.
 const maxOutboxID = 200
+
+// outboxPerOrder is how many entries of one Order FetchOutbox returns.
+const outboxPerOrder = 4
 
 type outboxData struct {
 	seq     int64
 	queue   []*obEntry           // unsettled, in queue order
 	marks   map[string]obMark    // id → idempotency marker
-	touched map[string]time.Time // consumer → last fetch
+	due     map[string]time.Time // order → not before (absent: due)
 	changed chan struct{}        // closed and replaced on enqueue
 }
 
 type obEntry struct {
 	seq      int64
 	e        bot.OutboxEntry
-	owner    string    // consumer it was fetched by
 	leaseBy  string    // consumer holding the lease
 	leaseTo  time.Time // lease end
 	inflight bool      // taken and neither settled nor released
@@ -51,7 +53,7 @@ type obMark struct {
 func (m *Store) outboxLocked() *outboxData {
 	if m.ob.marks == nil {
 		m.ob.marks = map[string]obMark{}
-		m.ob.touched = map[string]time.Time{}
+		m.ob.due = map[string]time.Time{}
 		m.ob.changed = make(chan struct{})
 	}
 	return &m.ob
@@ -78,12 +80,49 @@ func (m *Store) EnqueueOutbox(_ context.Context, entries ...bot.OutboxEntry) err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.enqueueLocked(entries, false)
+	return nil
+}
+
+// QueueTurn implements bot.TurnQueuer, atomically.
+func (m *Store) QueueTurn(_ context.Context, qt bot.QueuedTurn, entries ...bot.OutboxEntry) error {
+	for _, e := range entries {
+		if err := checkEntry(e); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.enqueueLocked(entries, true)
+	now := m.now()
+	m.updates[qt.UpdateID] = updateItem{done: true, expires: now.Add(qt.DoneTTL)}
+	if qt.Session != nil {
+		m.sessions[qt.User] = sessionItem{s: cloneSession(*qt.Session), expires: now.Add(qt.SessionTTL)}
+	}
+	return nil
+}
+
+// enqueueLocked queues entries; skip: not those before the last one
+// queued already (bot.TurnQueuer).
+func (m *Store) enqueueLocked(entries []bot.OutboxEntry, skip bool) {
 	now := m.now()
 	ob := m.outboxLocked()
 	m.sweepOutboxLocked(now)
+	known := func(id string) bool {
+		mk, ok := ob.marks[id]
+		return ok && now.Before(mk.expires)
+	}
+	if skip {
+		for i := len(entries) - 1; i >= 0; i-- {
+			if known(entries[i].ID) {
+				entries = entries[i+1:]
+				break
+			}
+		}
+	}
 	added := false
 	for _, e := range entries {
-		if mk, ok := ob.marks[e.ID]; ok && now.Before(mk.expires) {
+		if known(e.ID) {
 			continue
 		}
 		if e.Queued.IsZero() {
@@ -99,7 +138,6 @@ func (m *Store) EnqueueOutbox(_ context.Context, entries ...bot.OutboxEntry) err
 		close(ob.changed)
 		ob.changed = make(chan struct{})
 	}
-	return nil
 }
 
 func cloneEntry(e bot.OutboxEntry) bot.OutboxEntry {
@@ -132,22 +170,37 @@ func (m *Store) FetchOutbox(ctx context.Context, consumer string, n int, wait ti
 		now := m.now()
 		ob := m.outboxLocked()
 		m.sweepOutboxLocked(now)
-		ob.touched[consumer] = now
+		real := time.Now()
 		var items []bot.OutboxItem
+		per := map[string]int{}
+		var next time.Time // when the next order not due now is
 		for _, x := range ob.queue {
-			if len(items) == n {
-				break
+			o := x.e.Order
+			if due, ok := ob.due[o]; ok && real.Before(due) {
+				if next.IsZero() || due.Before(next) {
+					next = due
+				}
+				continue
 			}
-			if x.owner != "" && x.owner != consumer && now.Sub(ob.touched[x.owner]) < outboxIdle {
-				continue // a live dispatcher's
+			if _, seen := per[o]; !seen && len(per) == n {
+				continue
 			}
-			x.owner = consumer
-			items = append(items, bot.OutboxItem{Seq: strconv.FormatInt(x.seq, 10), ID: x.e.ID, Order: x.e.Order})
+			if per[o] == outboxPerOrder {
+				continue
+			}
+			per[o]++
+			items = append(items, bot.OutboxItem{Seq: strconv.FormatInt(x.seq, 10), ID: x.e.ID, Order: o})
 		}
 		changed := ob.changed
 		m.mu.Unlock()
-		if len(items) > 0 || wait <= 0 {
+		if len(items) > 0 || wait <= 0 || n <= 0 {
 			return items, nil
+		}
+		var dueC <-chan time.Time
+		if !next.IsZero() {
+			t := time.NewTimer(max(next.Sub(real), time.Millisecond))
+			defer t.Stop()
+			dueC = t.C
 		}
 		select {
 		case <-ctx.Done():
@@ -155,6 +208,7 @@ func (m *Store) FetchOutbox(ctx context.Context, consumer string, n int, wait ti
 		case <-deadline.C:
 			return nil, nil
 		case <-changed:
+		case <-dueC:
 		}
 	}
 }
@@ -162,7 +216,7 @@ func (m *Store) FetchOutbox(ctx context.Context, consumer string, n int, wait ti
 // findLocked returns the queued entry of it, or nil.
 func (ob *outboxData) findLocked(it bot.OutboxItem) (int, *obEntry) {
 	for i, x := range ob.queue {
-		if x.e.ID == it.ID && strconv.FormatInt(x.seq, 10) == it.Seq {
+		if x.e.ID == it.ID && x.e.Order == it.Order {
 			return i, x
 		}
 	}
@@ -188,13 +242,31 @@ func (m *Store) TakeOutbox(_ context.Context, consumer string, it bot.OutboxItem
 			break
 		}
 	}
-	if x.leaseBy != "" && x.leaseBy != consumer && now.Before(x.leaseTo) {
+	real := time.Now()
+	if x.leaseBy != "" && x.leaseBy != consumer && real.Before(x.leaseTo) {
 		return bot.OutboxEntry{}, bot.TakeWait, nil
 	}
 	e := cloneEntry(x.e)
-	e.Redelivered = x.inflight
-	x.leaseBy, x.leaseTo, x.inflight = consumer, now.Add(lease), true
+	// Redelivered unless consumer takes again what it holds.
+	e.Redelivered = x.inflight && (x.leaseBy != consumer || !real.Before(x.leaseTo))
+	x.leaseBy, x.leaseTo, x.inflight = consumer, real.Add(lease), true
+	ob.due[x.e.Order] = x.leaseTo
 	return e, bot.TakeReady, nil
+}
+
+// RenewOutbox implements bot.Outbox.
+func (m *Store) RenewOutbox(_ context.Context, consumer string, it bot.OutboxItem, lease time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	real := time.Now()
+	ob := m.outboxLocked()
+	_, x := ob.findLocked(it)
+	if x == nil || x.leaseBy != consumer || !real.Before(x.leaseTo) {
+		return false, nil
+	}
+	x.leaseTo = real.Add(lease)
+	ob.due[x.e.Order] = x.leaseTo
+	return true, nil
 }
 
 // SettleOutbox implements bot.Outbox.
@@ -207,16 +279,22 @@ func (m *Store) SettleOutbox(_ context.Context, it bot.OutboxItem, how bot.Settl
 	if i, _ := ob.findLocked(it); i >= 0 {
 		ob.queue = slices.Delete(ob.queue, i, i+1)
 	}
+	delete(ob.due, it.Order)
 	return nil
 }
 
 // ReleaseOutbox implements bot.Outbox.
-func (m *Store) ReleaseOutbox(_ context.Context, it bot.OutboxItem) error {
+func (m *Store) ReleaseOutbox(_ context.Context, consumer string, it bot.OutboxItem, after time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, x := m.outboxLocked().findLocked(it); x != nil {
-		x.leaseBy, x.leaseTo, x.inflight = "", time.Time{}, false
+	real := time.Now()
+	ob := m.outboxLocked()
+	_, x := ob.findLocked(it)
+	if x == nil || (x.leaseBy != "" && x.leaseBy != consumer && real.Before(x.leaseTo)) {
+		return nil
 	}
+	x.leaseBy, x.leaseTo, x.inflight = "", time.Time{}, false
+	ob.due[it.Order] = real.Add(max(after, 0))
 	return nil
 }
 
@@ -243,6 +321,12 @@ func (m *Store) sweepOutboxLocked(now time.Time) {
 	for id, mk := range ob.marks {
 		if !now.Before(mk.expires) {
 			delete(ob.marks, id)
+		}
+	}
+	real := time.Now()
+	for o, due := range ob.due {
+		if !real.Before(due) {
+			delete(ob.due, o)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,11 @@ func RunOutbox(t *testing.T, newOutbox NewOutboxFunc) {
 		{"SettledNeverAgain", testOutboxSettled},
 		{"Lease", testOutboxLease},
 		{"LeaseExpiryRedelivered", testOutboxLeaseExpiry},
-		{"OtherConsumersEntries", testOutboxConsumers},
+		{"LeasedChatNotDue", testOutboxConsumers},
+		{"Renew", testOutboxRenew},
+		{"DeadConsumerTakenOver", testOutboxDeadConsumer},
+		{"ReleaseAfter", testOutboxReleaseAfter},
+		{"QueueTurn", testOutboxQueueTurn},
 		{"Forget", testOutboxForget},
 		{"Invalid", testOutboxInvalid},
 		{"ConcurrentExactlyOnce", testOutboxConcurrent},
@@ -62,20 +67,40 @@ func (e *oenv) mustEnqueue(entries ...bot.OutboxEntry) {
 	}
 }
 
+// mustFetch fetches and checks that the items are want, in any order
+// across chats but in queue order within each; it returns them in the
+// order of want.
 func (e *oenv) mustFetch(consumer string, want ...string) []bot.OutboxItem {
 	e.t.Helper()
 	items, err := e.ob.FetchOutbox(e.ctx, consumer, 100, 0)
 	if err != nil {
 		e.t.Fatalf("FetchOutbox: %v", err)
 	}
+	byID := map[string]bot.OutboxItem{}
 	var ids []string
 	for _, it := range items {
 		ids = append(ids, it.ID)
+		byID[it.ID] = it
 	}
-	if strings.Join(ids, ",") != strings.Join(want, ",") {
+	out := make([]bot.OutboxItem, 0, len(want))
+	for _, id := range want {
+		it, ok := byID[id]
+		if !ok {
+			e.t.Fatalf("FetchOutbox(%s) = %v, want %v", consumer, ids, want)
+		}
+		out = append(out, it)
+	}
+	if len(items) != len(want) {
 		e.t.Fatalf("FetchOutbox(%s) = %v, want %v", consumer, ids, want)
 	}
-	return items
+	pos := map[string]int{}
+	for _, it := range items {
+		if p, ok := pos[it.Order]; ok && slices.Index(want, it.ID) < p {
+			e.t.Fatalf("FetchOutbox(%s) = %v: chat %s out of queue order (want %v)", consumer, ids, it.Order, want)
+		}
+		pos[it.Order] = slices.Index(want, it.ID)
+	}
+	return out
 }
 
 func (e *oenv) mustTake(consumer string, it bot.OutboxItem, lease time.Duration, want bot.TakeStatus) bot.OutboxEntry {
@@ -150,7 +175,7 @@ func testOutboxOrder(t *testing.T, e *oenv) {
 	e.mustTake("x", items[1], obLease, bot.TakeReady)
 	e.mustTake("x", items[0], obLease, bot.TakeReady)
 	// Failing a1 keeps a2 waiting.
-	if err := e.ob.ReleaseOutbox(e.ctx, items[0]); err != nil {
+	if err := e.ob.ReleaseOutbox(e.ctx, "x", items[0], 0); err != nil {
 		t.Fatal(err)
 	}
 	e.mustTake("x", items[2], obLease, bot.TakeWait)
@@ -177,7 +202,12 @@ func testOutboxLease(t *testing.T, e *oenv) {
 	items := e.mustFetch("a", "x1")
 	e.mustTake("a", items[0], obLease, bot.TakeReady)
 	e.mustTake("b", items[0], obLease, bot.TakeWait)
-	if err := e.ob.ReleaseOutbox(e.ctx, items[0]); err != nil {
+	// A release by another consumer leaves the lease alone.
+	if err := e.ob.ReleaseOutbox(e.ctx, "b", items[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	e.mustTake("b", items[0], obLease, bot.TakeWait)
+	if err := e.ob.ReleaseOutbox(e.ctx, "a", items[0], 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.mustTake("b", items[0], obLease, bot.TakeReady); got.Redelivered {
@@ -210,14 +240,159 @@ func testOutboxLeaseExpiry(t *testing.T, e *oenv) {
 	}
 }
 
+// testOutboxConsumers: a chat whose head is leased is not due for
+// anybody; the others are due for every consumer.
 func testOutboxConsumers(t *testing.T, e *oenv) {
-	e.mustEnqueue(entry("x1", "c1", 1, "", "t"), entry("x2", "c2", 2, "", "t"))
-	e.mustFetch("a", "x1", "x2")
-	// b is not given a live consumer's entries; a gets them again.
-	e.mustFetch("b")
-	e.mustFetch("a", "x1", "x2")
+	e.mustEnqueue(entry("x1", "c1", 1, "", "t"), entry("x2", "c2", 2, "", "t"), entry("y1", "c1", 1, "", "t"))
+	items := e.mustFetch("a", "x1", "y1", "x2")
+	e.mustTake("a", items[0], obLease, bot.TakeReady)
+	e.mustFetch("b", "x2")
+	e.mustFetch("a", "x2")
 	e.mustEnqueue(entry("x3", "c3", 3, "", "t"))
-	e.mustFetch("b", "x3")
+	e.mustFetch("b", "x2", "x3")
+	e.mustSettle(items[0], bot.Delivered)
+	e.mustFetch("b", "y1", "x2", "x3")
+}
+
+// testOutboxRenew: a renewed lease keeps others out past its first end;
+// only its holder can renew it.
+func testOutboxRenew(t *testing.T, e *oenv) {
+	e.mustEnqueue(entry("x1", "c1", 1, "", "t"))
+	items := e.mustFetch("a", "x1")
+	const short = 300 * time.Millisecond
+	e.mustTake("a", items[0], short, bot.TakeReady)
+	if ok, err := e.ob.RenewOutbox(e.ctx, "b", items[0], obLease); err != nil || ok {
+		t.Fatalf("RenewOutbox by another consumer = %v, %v; want false", ok, err)
+	}
+	if ok, err := e.ob.RenewOutbox(e.ctx, "a", items[0], obLease); err != nil || !ok {
+		t.Fatalf("RenewOutbox by the holder = %v, %v; want true", ok, err)
+	}
+	time.Sleep(2 * short) // past the first lease's end
+	e.mustTake("b", items[0], obLease, bot.TakeWait)
+	e.mustFetch("b")
+}
+
+// testOutboxDeadConsumer: a consumer that took an entry and died holds
+// its chat only until the lease ends; then the chat is due again and the
+// entry is taken over, marked redelivered. A consumer holding many of
+// the chat's later entries (and many other chats') sees it: nothing it
+// holds keeps it from fetching the dead one's head.
+func testOutboxDeadConsumer(t *testing.T, e *oenv) {
+	e.mustEnqueue(entry("d:0", "cd", 1, "", "0"))
+	head := e.mustFetch("dead", "d:0")
+	e.mustTake("dead", head[0], 200*time.Millisecond, bot.TakeReady)
+	var more []bot.OutboxEntry
+	for i := 1; i <= 70; i++ {
+		more = append(more, entry(fmt.Sprintf("d:%d", i), "cd", 1, "", fmt.Sprint(i)),
+			entry(fmt.Sprintf("o:%d", i), fmt.Sprintf("co%d", i), int64(100+i), "", "x"))
+	}
+	e.mustEnqueue(more...)
+	sent := map[string]bool{}
+	var texts []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(sent) < 141 {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %d of 141 entries; chat cd got %v", len(sent), texts)
+		}
+		items, err := e.ob.FetchOutbox(e.ctx, "a", 64, 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			got, st, err := e.ob.TakeOutbox(e.ctx, "a", it, obLease)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st != bot.TakeReady {
+				continue
+			}
+			if it.ID == "d:0" && !got.Redelivered {
+				t.Error("the dead consumer's entry is not marked redelivered")
+			}
+			if sent[it.ID] {
+				t.Fatalf("%s delivered twice", it.ID)
+			}
+			sent[it.ID] = true
+			if it.Order == "cd" {
+				texts = append(texts, got.Msg.Text)
+			}
+			e.mustSettle(it, bot.Delivered)
+		}
+	}
+	for i, s := range texts {
+		if s != fmt.Sprint(i) {
+			t.Fatalf("chat cd got %v, want 0..70 in order", texts)
+		}
+	}
+}
+
+// testOutboxReleaseAfter: a chat put back (paced, or failing) is not due
+// until its retry time and holds no other chat, however many entries it
+// has; entries queued after it are fetched at once.
+func testOutboxReleaseAfter(t *testing.T, e *oenv) {
+	var slow []bot.OutboxEntry
+	for i := range 200 {
+		slow = append(slow, entry(fmt.Sprintf("g:%d", i), "cg", -100, "", fmt.Sprint(i)))
+	}
+	e.mustEnqueue(slow...)
+	items, err := e.ob.FetchOutbox(e.ctx, "a", 64, 0)
+	if err != nil || len(items) == 0 || items[0].ID != "g:0" {
+		t.Fatalf("FetchOutbox = %v, %v; want the group chat's head first", items, err)
+	}
+	e.mustTake("a", items[0], obLease, bot.TakeReady)
+	if err := e.ob.ReleaseOutbox(e.ctx, "a", items[0], time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	e.mustEnqueue(entry("p:1", "cp", 7, "", "x"))
+	e.mustFetch("a", "p:1")
+	e.mustFetch("b", "p:1")
+	if err := e.ob.ReleaseOutbox(e.ctx, "a", items[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.ob.FetchOutbox(e.ctx, "a", 64, 0)
+	if err != nil || len(got) < 2 {
+		t.Fatalf("FetchOutbox after the retry time = %v, %v; want both chats", got, err)
+	}
+}
+
+// testOutboxQueueTurn: QueueTurn queues like EnqueueOutbox, skips what an
+// earlier attempt at the turn sent before the part it queued, and marks
+// the update done (with the session) in the same step where the outbox is
+// also the UpdateClaimer.
+func testOutboxQueueTurn(t *testing.T, e *oenv) {
+	tq, ok := e.ob.(bot.TurnQueuer)
+	if !ok {
+		t.Skip("not a TurnQueuer")
+	}
+	u := user(3)
+	reply := []bot.OutboxEntry{entry("pace:r:0:u7", "c1", 1, u, "0"), entry("pace:r:1:u7", "c1", 1, u, "1"),
+		entry("pace:r:2:u7", "c1", 1, u, "2")}
+	sess := bot.Session{Lang: "uk", State: "s1", Paced: Epoch, Updated: Epoch}
+	qt := bot.QueuedTurn{UpdateID: 7007, DoneTTL: time.Hour, User: u, Session: &sess, SessionTTL: time.Hour}
+	// The first attempt sent message 0 directly and queued 1 and 2.
+	if err := tq.QueueTurn(e.ctx, qt, reply[1:]...); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := e.ob.(bot.UpdateClaimer); ok {
+		claim, _, err := c.BeginClaim(e.ctx, 7007, time.Minute, u)
+		if err != nil || claim != bot.ClaimDone {
+			t.Errorf("BeginClaim after QueueTurn = %v, %v; want ClaimDone", claim, err)
+		}
+		if st, ok := e.ob.(bot.Store); ok {
+			got, err := st.Session(e.ctx, u)
+			if err != nil || got.State != "s1" || !got.Paced.Equal(Epoch) {
+				t.Errorf("session after QueueTurn = %+v, %v; want state s1, paced", got, err)
+			}
+		}
+	}
+	// A second attempt queues the whole reply: nothing new.
+	if err := tq.QueueTurn(e.ctx, qt, reply...); err != nil {
+		t.Fatal(err)
+	}
+	e.mustFetch("a", "pace:r:1:u7", "pace:r:2:u7")
+	if err := tq.QueueTurn(e.ctx, qt, entry("", "c1", 1, u, "x")); !errors.Is(err, bot.ErrInvalid) {
+		t.Errorf("QueueTurn of an invalid entry = %v, want ErrInvalid", err)
+	}
 }
 
 func testOutboxForget(t *testing.T, e *oenv) {

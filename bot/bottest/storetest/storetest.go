@@ -184,6 +184,7 @@ func full() bot.Session {
 		Draft: &bot.Draft{District: "nord", DistrictSet: true, Topic: "work", Concepts: []string{"school"},
 			Escalate: true, Text: "Ich habe einen Brief bekommen. رسالة 😀",
 			Attachments: []bot.Attachment{{Kind: bot.AttachPhoto, FileID: "AgACphoto"}}},
+		Paced:   time.Date(2030, 2, 28, 17, 4, 1, 987654321, time.FixedZone("CET", 3600)),
 		Updated: time.Date(2030, 2, 28, 17, 4, 5, 123456789, time.FixedZone("CET", 3600)),
 	}
 }
@@ -191,10 +192,11 @@ func full() bot.Session {
 // equal compares sessions by meaning: times by instant (encodings drop
 // the location and monotonic reading), nil and empty slices alike.
 func equal(a, b bot.Session) bool {
-	if !a.Updated.Equal(b.Updated) {
+	if !a.Updated.Equal(b.Updated) || !a.Paced.Equal(b.Paced) {
 		return false
 	}
 	a.Updated, b.Updated = time.Time{}, time.Time{}
+	a.Paced, b.Paced = time.Time{}, time.Time{}
 	if len(a.Results) == 0 && len(b.Results) == 0 {
 		a.Results, b.Results = nil, nil
 	}
