@@ -12,31 +12,6 @@ import (
 	"github.com/lotse-bot/lotse/knowledge/internal/synth"
 )
 
-// benchQueries is a fixed mix of questions: exact, typo, transcribed
-// umlauts, other scripts, filler words, nonsense and a long text.
-var benchQueries = []string{
-	"Ausländerbehörde",
-	"Auslenderbehörde termin",
-	"jobcentr",
-	"Integrationskurs anmelden",
-	"wo ist die Beratung für Frauen?",
-	"Sprachkurs mit Kinderbetreuung",
-	"Krankenkase Arzt",
-	"Wohnung Miete Kaution",
-	"Anerkennung Zeugnis",
-	"where is the job centre",
-	"I need help with my residence permit",
-	"курс німецької мови",
-	"ищу работу",
-	"دورة لغة",
-	"اجاره خانه",
-	"kira yardımı",
-	"cherche un logement",
-	"asdfgh",
-	"🙂🙂",
-	strings.Repeat("Beratung Wohnung Arbeit Familie ", 40),
-}
-
 // BenchmarkSearch reports per-query latency percentiles on the sample base
 // and on synthetic bases of growing size.
 func BenchmarkSearch(b *testing.B) {
@@ -55,11 +30,11 @@ func BenchmarkSearch(b *testing.B) {
 	}
 }
 
-func mustSynth(b *testing.B, n int) *KB {
-	b.Helper()
+func mustSynth(tb testing.TB, n int) *KB {
+	tb.Helper()
 	kb, err := Load(synth.FS(n))
 	if err != nil {
-		b.Fatalf("synthetic base of %d: %v", n, err)
+		tb.Fatalf("synthetic base of %d: %v", n, err)
 	}
 	return kb
 }
@@ -70,7 +45,7 @@ func benchQueriesOn(b *testing.B, kb *KB) {
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		q := benchQueries[i%len(benchQueries)]
+		q := synth.Queries[i%len(synth.Queries)]
 		i++
 		start := time.Now()
 		kb.Search(q, "de", 5)
@@ -129,7 +104,7 @@ func TestIndexWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, kb := range map[string]*KB{"sample": sample, "synth": mustLoadSynth(t, 700)} {
+	for name, kb := range map[string]*KB{"sample": sample, "synth": mustSynth(t, 700)} {
 		t.Run(name, func(t *testing.T) {
 			one := buildIndex(kb, 1)
 			checkIndex(t, one)
@@ -141,15 +116,6 @@ func TestIndexWorkers(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustLoadSynth(t *testing.T, n int) *KB {
-	t.Helper()
-	kb, err := Load(synth.FS(n))
-	if err != nil {
-		t.Fatalf("synthetic base of %d: %v", n, err)
-	}
-	return kb
 }
 
 // checkIndex checks the invariants of an index against its own parts.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/lotse-bot/lotse/internal/redisserver"
 )
 
 // RedisClusterAddrsEnv names the environment variable that points the
@@ -58,7 +60,7 @@ func Cluster(tb testing.TB) *redis.ClusterClient {
 			tb.Fatalf("bottest: starting a Redis Cluster: %v", err)
 		}
 		for _, n := range nodes {
-			addrs = append(addrs, n.addr)
+			addrs = append(addrs, n.Addr())
 		}
 	}
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
@@ -73,11 +75,11 @@ func Cluster(tb testing.TB) *redis.ClusterClient {
 
 // startCluster starts the nodes, registered for stopping with tb, and
 // joins them into one cluster with the slots split evenly.
-func startCluster(tb testing.TB, path string) ([]*redisServer, error) {
-	var nodes []*redisServer
+func startCluster(tb testing.TB, path string) ([]*redisserver.Server, error) {
+	var nodes []*redisserver.Server
 	tb.Cleanup(func() {
 		for _, n := range nodes {
-			n.stop()
+			n.Stop()
 		}
 	})
 	for range clusterMasters {
@@ -92,8 +94,8 @@ func startCluster(tb testing.TB, path string) ([]*redisServer, error) {
 	if err := joinCluster(ctx, nodes); err != nil {
 		var logs []string
 		for _, n := range nodes {
-			if b := bytes.TrimSpace(n.log.Bytes()); len(b) > 0 {
-				logs = append(logs, n.addr+": "+string(b))
+			if b := bytes.TrimSpace(n.Log()); len(b) > 0 {
+				logs = append(logs, n.Addr()+": "+string(b))
 			}
 		}
 		return nil, fmt.Errorf("%w\n%s", err, strings.Join(logs, "\n"))
@@ -104,7 +106,7 @@ func startCluster(tb testing.TB, path string) ([]*redisServer, error) {
 // startClusterNode starts one cluster-enabled redis-server. The cluster
 // bus listens on the port + 10000, so both must be free; picking ports
 // races with other processes, hence the retries.
-func startClusterNode(path string) (*redisServer, error) {
+func startClusterNode(path string) (*redisserver.Server, error) {
 	var errs []error
 	for range 5 {
 		port, err := freeClusterPort()
@@ -145,12 +147,12 @@ func freeClusterPort() (int, error) {
 	return 0, errors.New("no free port pair for a cluster node")
 }
 
-func startNodeOn(path string, port int) (*redisServer, error) {
+func startNodeOn(path string, port int) (*redisserver.Server, error) {
 	dir, err := os.MkdirTemp("", "lotse-redis-cluster-")
 	if err != nil {
 		return nil, err
 	}
-	return launch(path, port, dir, "redis-server (cluster node)",
+	return redisserver.Launch(path, port, dir, "redis-server (cluster node)",
 		"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 		"--cluster-node-timeout", "5000")
 }
@@ -159,16 +161,16 @@ func startNodeOn(path string, port int) (*redisServer, error) {
 // redis-server is needed: distinct config epochs, a contiguous share of
 // the slots for every node, MEET between all nodes, then waiting until
 // every node sees all others and reports cluster_state:ok.
-func joinCluster(ctx context.Context, nodes []*redisServer) error {
+func joinCluster(ctx context.Context, nodes []*redisserver.Server) error {
 	clients := make([]*redis.Client, len(nodes))
 	for i, n := range nodes {
-		clients[i] = redis.NewClient(&redis.Options{Addr: n.addr, MaxRetries: -1})
+		clients[i] = redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
 		defer clients[i].Close()
 	}
 	per := clusterSlots / len(nodes)
 	for i, c := range clients {
 		if err := c.Do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", i+1).Err(); err != nil {
-			return fmt.Errorf("%s: CLUSTER SET-CONFIG-EPOCH: %w", nodes[i].addr, err)
+			return fmt.Errorf("%s: CLUSTER SET-CONFIG-EPOCH: %w", nodes[i].Addr(), err)
 		}
 		first, last := i*per, (i+1)*per-1
 		if i == len(nodes)-1 {
@@ -179,7 +181,7 @@ func joinCluster(ctx context.Context, nodes []*redisServer) error {
 			args = append(args, slot)
 		}
 		if err := c.Do(ctx, args...).Err(); err != nil {
-			return fmt.Errorf("%s: CLUSTER ADDSLOTS %d-%d: %w", nodes[i].addr, first, last, err)
+			return fmt.Errorf("%s: CLUSTER ADDSLOTS %d-%d: %w", nodes[i].Addr(), first, last, err)
 		}
 	}
 	// Every node meets every other: gossip would spread the news from
@@ -189,9 +191,9 @@ func joinCluster(ctx context.Context, nodes []*redisServer) error {
 			if i == j {
 				continue
 			}
-			host, port, _ := net.SplitHostPort(n.addr)
+			host, port, _ := net.SplitHostPort(n.Addr())
 			if err := c.Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
-				return fmt.Errorf("%s: CLUSTER MEET %s: %w", nodes[i].addr, n.addr, err)
+				return fmt.Errorf("%s: CLUSTER MEET %s: %w", nodes[i].Addr(), n.Addr(), err)
 			}
 		}
 	}
@@ -202,10 +204,10 @@ func joinCluster(ctx context.Context, nodes []*redisServer) error {
 		for i, c := range clients {
 			info, err := c.ClusterInfo(ctx).Result()
 			if err != nil {
-				return fmt.Errorf("%s: CLUSTER INFO: %w", nodes[i].addr, err)
+				return fmt.Errorf("%s: CLUSTER INFO: %w", nodes[i].Addr(), err)
 			}
 			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, want) {
-				ready, last = false, nodes[i].addr+": "+strings.Join(strings.Fields(info)[:min(6, len(strings.Fields(info)))], " ")
+				ready, last = false, nodes[i].Addr()+": "+strings.Join(strings.Fields(info)[:min(6, len(strings.Fields(info)))], " ")
 				break
 			}
 		}

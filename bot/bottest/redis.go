@@ -1,23 +1,21 @@
 package bottest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/lotse-bot/lotse/internal/redisserver"
 )
 
 // RedisURLEnv names the environment variable that points the tests at an
@@ -26,13 +24,10 @@ import (
 // Namespace there; they never flush.
 const RedisURLEnv = "LOTSE_TEST_REDIS_URL"
 
-// errNoServer: redis-server is not installed.
-var errNoServer = errors.New("redis-server not found in PATH")
-
 var (
 	mainUsed atomic.Bool
 	srvOnce  sync.Once
-	srv      *redisServer
+	srv      *redisserver.Server
 	srvErr   error
 )
 
@@ -45,7 +40,7 @@ func Main(m *testing.M) {
 	mainUsed.Store(true)
 	code := m.Run()
 	if srv != nil {
-		srv.stop()
+		srv.Stop()
 	}
 	os.Exit(code)
 }
@@ -70,15 +65,15 @@ func Redis(tb testing.TB) redis.UniversalClient {
 		if !mainUsed.Load() {
 			tb.Fatal("bottest.Redis: the package's TestMain must call bottest.Main(m), which stops the throwaway redis-server")
 		}
-		srvOnce.Do(func() { srv, srvErr = startRedis() })
-		if errors.Is(srvErr, errNoServer) {
+		srvOnce.Do(func() { srv, srvErr = redisserver.Start("lotse-redis-") })
+		if errors.Is(srvErr, redisserver.ErrNotFound) {
 			noServer(tb, os.Getenv("CI") == "true", os.Stderr)
 			return nil
 		}
 		if srvErr != nil {
 			tb.Fatalf("bottest: starting redis-server: %v", srvErr)
 		}
-		opts = &redis.Options{Addr: srv.addr}
+		opts = &redis.Options{Addr: srv.Addr()}
 	}
 	rdb := redis.NewClient(opts)
 	tb.Cleanup(func() { rdb.Close() })
@@ -201,135 +196,4 @@ func scan(ctx context.Context, rdb redis.UniversalClient, pattern string, fn fun
 		return one(ctx, c)
 	}
 	return fmt.Errorf("unsupported client type %T", rdb)
-}
-
-// redisServer is a throwaway redis-server process.
-type redisServer struct {
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	log  *syncBuffer
-}
-
-// startRedis starts redis-server on a free loopback port without
-// persistence. Picking a port and binding it races with other processes,
-// so it retries a few times.
-func startRedis() (*redisServer, error) {
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, errNoServer
-	}
-	var errs []error
-	for range 3 {
-		s, err := tryStartRedis(path)
-		if err == nil {
-			return s, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, errors.Join(errs...)
-}
-
-func tryStartRedis(path string) (*redisServer, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir, err := os.MkdirTemp("", "lotse-redis-")
-	if err != nil {
-		return nil, err
-	}
-	return launch(path, port, dir, "redis-server")
-}
-
-// launch starts redis-server on 127.0.0.1:port with data in dir (removed
-// when it fails or stops) and extra arguments, and waits until it answers
-// PING. what names the server in errors.
-func launch(path string, port int, dir, what string, extra ...string) (*redisServer, error) {
-	s := &redisServer{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, done: make(chan struct{}), log: &syncBuffer{}}
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1"}, extra...)
-	args = append(args, "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--loglevel", "warning")
-	s.cmd = exec.Command(path, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = procAttr()
-	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := ping(s.addr)
-		if err == nil {
-			return s, nil
-		}
-		select {
-		case <-s.done:
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("%s exited: %s", what, bytes.TrimSpace(s.log.Bytes()))
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("%s on %s not answering PING: %v", what, s.addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// ping checks that a Redis server answers on addr. It speaks RESP by hand
-// so that waiting for startup does not fill the test log with go-redis'
-// dial errors.
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	buf := make([]byte, 7)
-	if _, err := io.ReadFull(c, buf); err != nil {
-		return err
-	}
-	if string(buf) != "+PONG\r\n" {
-		return fmt.Errorf("unexpected PING reply %q", buf)
-	}
-	return nil
-}
-
-// stop terminates the server (killed after 5 s) and removes its directory.
-func (s *redisServer) stop() {
-	s.cmd.Process.Signal(os.Interrupt) // redis-server shuts down on SIGINT
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	os.RemoveAll(s.dir)
-}
-
-// syncBuffer collects the server's output for error messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.b.Bytes()...)
 }

@@ -104,10 +104,9 @@ func (c Config) observe(part string, err error) {
 	}
 }
 
-// headroom stretches the per-chat interval and group window as the
-// transport's own limiter does: our clock starts when a reservation is
-// made, Telegram's when the message arrives.
-const headroom = 1.1
+// headroom stretches the intervals as the transport's own limiter does
+// (see bot.TelegramLimitHeadroom).
+const headroom = bot.TelegramLimitHeadroom
 
 func (c Config) withDefaults() (Config, error) {
 	if len(c.Secret) < 16 {
@@ -117,19 +116,19 @@ func (c Config) withDefaults() (Config, error) {
 		c.Namespace = "lotse"
 	}
 	if c.GlobalRate <= 0 {
-		c.GlobalRate = 30
+		c.GlobalRate = bot.TelegramGlobalRate
 	}
 	if c.PerChat <= 0 {
-		c.PerChat = time.Second
+		c.PerChat = bot.TelegramPerChat
 	}
 	if c.PerChatBurst <= 0 {
-		c.PerChatBurst = 3
+		c.PerChatBurst = bot.TelegramPerChatBurst
 	}
 	if c.GroupPerMinute <= 0 {
-		c.GroupPerMinute = 20
+		c.GroupPerMinute = bot.TelegramGroupPerMinute
 	}
 	if c.GroupWindow <= 0 {
-		c.GroupWindow = time.Minute
+		c.GroupWindow = bot.TelegramGroupWindow
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = time.Minute

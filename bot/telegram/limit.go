@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/lotse-bot/lotse/bot"
 )
 
 // limiter keeps outgoing messages within Telegram's flood limits (Bots
@@ -35,12 +37,9 @@ type limiter struct {
 	lastSweep time.Time
 }
 
-// headroom stretches the per-chat interval and the group window: our
-// clock starts when a request leaves, Telegram's when it arrives, and
-// network jitter between the two must not turn an exact spacing into a
-// 429. A tenth of the interval (100 ms per private chat) covers loopback
-// and ordinary internet jitter at a negligible cost in latency.
-const headroom = 1.1
+// headroom stretches the per-chat interval and the group window (see
+// bot.TelegramLimitHeadroom).
+const headroom = bot.TelegramLimitHeadroom
 
 // sweepEvery bounds how long idle per-chat state is kept: an entry that
 // has fully recovered is equivalent to a new one and can be dropped.

@@ -9,39 +9,12 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/lotse-bot/lotse/internal/loadtest"
 	"github.com/lotse-bot/lotse/knowledge"
 	"github.com/lotse-bot/lotse/knowledge/internal/synth"
 )
-
-// Queries is a fixed mix of questions: exact, typo, transcribed umlauts,
-// other scripts, filler words, nonsense and a long text (the mix of
-// knowledge's BenchmarkSearch).
-var Queries = []string{
-	"Ausländerbehörde",
-	"Auslenderbehörde termin",
-	"jobcentr",
-	"Integrationskurs anmelden",
-	"wo ist die Beratung für Frauen?",
-	"Sprachkurs mit Kinderbetreuung",
-	"Krankenkase Arzt",
-	"Wohnung Miete Kaution",
-	"Anerkennung Zeugnis",
-	"where is the job centre",
-	"I need help with my residence permit",
-	"курс німецької мови",
-	"ищу работу",
-	"دورة لغة",
-	"اجاره خانه",
-	"kira yardımı",
-	"cherche un logement",
-	"asdfgh",
-	"🙂🙂",
-	strings.Repeat("Beratung Wohnung Arbeit Familie ", 40),
-}
 
 // Row is the result for one size.
 type Row struct {
@@ -56,7 +29,8 @@ type Row struct {
 }
 
 // Run loads a synthetic base of n entries and runs queries searches
-// (cycling through Queries, in German as the user language).
+// (cycling through synth.Queries, the mix of knowledge's BenchmarkSearch,
+// in German as the user language).
 func Run(n, queries int) (Row, error) {
 	debug.FreeOSMemory() // so RSS reflects this size, not the previous one
 	base := loadtest.ReadMemory()
@@ -67,12 +41,12 @@ func Run(n, queries int) (Row, error) {
 	}
 	row := Row{Entries: n, Queries: queries, Load: time.Since(start), Base: base}
 	// Warm up: the first queries fault pages in.
-	for _, q := range Queries {
+	for _, q := range synth.Queries {
 		kb.Search(q, "de", 5)
 	}
 	durs := make([]time.Duration, queries)
 	for i := range durs {
-		q := Queries[i%len(Queries)]
+		q := synth.Queries[i%len(synth.Queries)]
 		t := time.Now()
 		kb.Search(q, "de", 5)
 		durs[i] = time.Since(t)

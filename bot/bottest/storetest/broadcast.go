@@ -20,10 +20,9 @@ type NewBroadcastStoreFunc func(t *testing.T, now func() time.Time) broadcast.St
 // RunBroadcasts runs the conformance suite for broadcast.Store. Each
 // subtest gets a fresh store and clock; Advancer is used as in Run.
 func RunBroadcasts(t *testing.T, newStore NewBroadcastStoreFunc) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *benv)
-	}{
+	runSuite(t, func(t *testing.T, clk *clock) *benv {
+		return &benv{t: t, ctx: context.Background(), clk: clk, s: newStore(t, clk.Now)}
+	}, []suiteTest[*benv]{
 		{"RoundTrip", testBcRoundTrip},
 		{"Invalid", testBcInvalid},
 		{"States", testBcStates},
@@ -35,15 +34,7 @@ func RunBroadcasts(t *testing.T, newStore NewBroadcastStoreFunc) {
 		{"Milestone", testBcMilestone},
 		{"Expiry", testBcExpiry},
 		{"Claim/Concurrent", testBcConcurrent},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{now: Epoch}
-			e := &benv{t: t, ctx: context.Background(), clk: clk}
-			e.s = newStore(t, clk.Now)
-			tc.fn(t, e)
-		})
-	}
+	})
 }
 
 // benv is one subtest's broadcast store and clock.

@@ -21,10 +21,9 @@ type NewMonitorFunc func(t *testing.T, now func() time.Time) monitor.Store
 // and RunTickets. Stores may estimate active users (HyperLogLog); the
 // suite accepts 2 % error there and demands exact counts elsewhere.
 func RunMonitor(t *testing.T, newStore NewMonitorFunc) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *menv)
-	}{
+	runSuite(t, func(t *testing.T, clk *clock) *menv {
+		return &menv{t: t, ctx: context.Background(), clk: clk, s: newStore(t, clk.Now)}
+	}, []suiteTest[*menv]{
 		{"Questions", testMonQuestions},
 		{"Tickets", testMonTickets},
 		{"RemindersBroadcast", testMonRemindersBroadcast},
@@ -38,15 +37,7 @@ func RunMonitor(t *testing.T, newStore NewMonitorFunc) {
 		{"PastRetentionDropped", testMonPastRetention},
 		{"Concurrent", testMonConcurrent},
 		{"NoUserReference", testMonNoUserReference},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{now: Epoch}
-			e := &menv{t: t, ctx: context.Background(), clk: clk}
-			e.s = newStore(t, clk.Now)
-			tc.fn(t, e)
-		})
-	}
+	})
 }
 
 type menv struct {

@@ -47,10 +47,9 @@ type NewStoreFunc func(t *testing.T, now func() time.Time) bot.Store
 // Run runs the conformance suite. Each subtest gets a fresh store and a
 // fresh clock.
 func Run(t *testing.T, newStore NewStoreFunc) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *env)
-	}{
+	runSuite(t, func(t *testing.T, clk *clock) *env {
+		return &env{t: t, ctx: context.Background(), clk: clk, s: newStore(t, clk.Now)}
+	}, []suiteTest[*env]{
 		{"FirstSeen/New", testFirstSeenNew},
 		{"FirstSeen/Duplicate", testFirstSeenDuplicate},
 		{"FirstSeen/Expiry", testFirstSeenExpiry},
@@ -72,15 +71,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Claim/Release", testClaimRelease},
 		{"Claim/Session", testClaimSession},
 		{"Claim/Concurrent", testClaimConcurrent},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{now: Epoch}
-			e := &env{t: t, ctx: context.Background(), clk: clk}
-			e.s = newStore(t, clk.Now)
-			tc.fn(t, e)
-		})
-	}
+	})
 }
 
 // clock is a fake clock safe for concurrent use.
@@ -184,19 +175,21 @@ func full() bot.Session {
 		Draft: &bot.Draft{District: "nord", DistrictSet: true, Topic: "work", Concepts: []string{"school"},
 			Escalate: true, Text: "Ich habe einen Brief bekommen. رسالة 😀",
 			Attachments: []bot.Attachment{{Kind: bot.AttachPhoto, FileID: "AgACphoto"}}},
-		Paced:   time.Date(2030, 2, 28, 17, 4, 1, 987654321, time.FixedZone("CET", 3600)),
-		Updated: time.Date(2030, 2, 28, 17, 4, 5, 123456789, time.FixedZone("CET", 3600)),
+		Paced:    time.Date(2030, 2, 28, 17, 4, 1, 987654321, time.FixedZone("CET", 3600)),
+		Audience: time.Date(2030, 2, 28, 9, 30, 2, 456789123, time.FixedZone("CET", 3600)),
+		Updated:  time.Date(2030, 2, 28, 17, 4, 5, 123456789, time.FixedZone("CET", 3600)),
 	}
 }
 
 // equal compares sessions by meaning: times by instant (encodings drop
 // the location and monotonic reading), nil and empty slices alike.
 func equal(a, b bot.Session) bool {
-	if !a.Updated.Equal(b.Updated) || !a.Paced.Equal(b.Paced) {
+	if !a.Updated.Equal(b.Updated) || !a.Paced.Equal(b.Paced) || !a.Audience.Equal(b.Audience) {
 		return false
 	}
 	a.Updated, b.Updated = time.Time{}, time.Time{}
 	a.Paced, b.Paced = time.Time{}, time.Time{}
+	a.Audience, b.Audience = time.Time{}, time.Time{}
 	if len(a.Results) == 0 && len(b.Results) == 0 {
 		a.Results, b.Results = nil, nil
 	}

@@ -23,10 +23,9 @@ type NewQueueFunc func(t *testing.T, now func() time.Time) remind.Queue
 // RunSubscriptions runs the conformance suite for remind.Store. Each
 // subtest gets a fresh store and clock; Advancer is used as in Run.
 func RunSubscriptions(t *testing.T, newStore NewSubscriptionStoreFunc) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *senv)
-	}{
+	runSuite(t, func(t *testing.T, clk *clock) *senv {
+		return &senv{t: t, ctx: context.Background(), clk: clk, s: newStore(t, clk.Now)}
+	}, []suiteTest[*senv]{
 		{"RoundTrip", testSubRoundTrip},
 		{"Overwrite", testSubOverwrite},
 		{"Invalid", testSubInvalid},
@@ -38,15 +37,7 @@ func RunSubscriptions(t *testing.T, newStore NewSubscriptionStoreFunc) {
 		{"SubscribersOf/Paging", testSubPaging},
 		{"SubscribersOf/Topic", testSubTopic},
 		{"SubscribersOf/ChangesWhilePaging", testSubPagingChanges},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{now: Epoch}
-			e := &senv{t: t, ctx: context.Background(), clk: clk}
-			e.s = newStore(t, clk.Now)
-			tc.fn(t, e)
-		})
-	}
+	})
 }
 
 // senv is one subtest's subscription store and clock.
@@ -449,10 +440,9 @@ func testSubPagingChanges(t *testing.T, e *senv) {
 // RunQueue runs the conformance suite for remind.Queue. Each subtest gets
 // a fresh queue and clock; Advancer is used as in Run.
 func RunQueue(t *testing.T, newQueue NewQueueFunc) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *qenv)
-	}{
+	runSuite(t, func(t *testing.T, clk *clock) *qenv {
+		return &qenv{t: t, ctx: context.Background(), clk: clk, q: newQueue(t, clk.Now)}
+	}, []suiteTest[*qenv]{
 		{"Enqueue/Idempotent", testQueueEnqueueIdempotent},
 		{"Enqueue/Invalid", testQueueInvalid},
 		{"Claim/Due", testQueueClaimDue},
@@ -462,15 +452,7 @@ func RunQueue(t *testing.T, newQueue NewQueueFunc) {
 		{"Recover", testQueueRecover},
 		{"Retry", testQueueRetry},
 		{"Expiry", testQueueExpiry},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{now: Epoch}
-			e := &qenv{t: t, ctx: context.Background(), clk: clk}
-			e.q = newQueue(t, clk.Now)
-			tc.fn(t, e)
-		})
-	}
+	})
 }
 
 // qenv is one subtest's queue and clock.

@@ -30,10 +30,9 @@ type Dumper interface {
 // Forget is checked to redact tickets; Advancer and Dumper are used as in
 // Run.
 func RunTickets(t *testing.T, newStore NewTicketStoreFunc) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *tenv)
-	}{
+	runSuite(t, func(t *testing.T, clk *clock) *tenv {
+		return &tenv{t: t, ctx: context.Background(), clk: clk, s: newStore(t, clk.Now)}
+	}, []suiteTest[*tenv]{
 		{"Create/RoundTrip", testTicketRoundTrip},
 		{"Create/Invalid", testTicketCreateInvalid},
 		{"Create/RefUnique", testTicketRefUnique},
@@ -54,15 +53,7 @@ func RunTickets(t *testing.T, newStore NewTicketStoreFunc) {
 		{"Forget", testForgetRedactsTickets},
 		{"PurgeClosed", testPurgeClosed},
 		{"Expiry", testTicketExpiry},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{now: Epoch}
-			e := &tenv{t: t, ctx: context.Background(), clk: clk}
-			e.s = newStore(t, clk.Now)
-			tc.fn(t, e)
-		})
-	}
+	})
 }
 
 // tenv is one subtest's ticket store and clock.
