@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/lotse-bot/lotse/knowledge"
 )
@@ -131,11 +132,17 @@ func (t *turn) follow(district, topic string) {
 	t.text(t.T("SubscribeDone", map[string]any{"Title": name}), rows)
 }
 
+// audienceRefresh is how often an unchanged audience entry is written
+// again to renew its expiry: as often as an unchanged session is saved
+// (sessionToSave), so the entry expires with the session, at most a day
+// before it.
+const audienceRefresh = 24 * time.Hour
+
 // keepAudience queues, for after the replies, the upkeep of the user's
-// entry in the broadcast audience index: written whenever the session is
-// saved (so it lives exactly as long, and carries the same role,
-// district and language), removed when the user was forgotten or blocked
-// the bot.
+// entry in the broadcast audience index: written when stampAudience found
+// it due and the session was saved (so it carries the saved role,
+// district and language and lives as long as the session), removed when
+// the user was forgotten or blocked the bot.
 func (t *turn) keepAudience() {
 	k, ok := t.b.cfg.Reminders.(AudienceKeeper)
 	if !ok || t.user == "" || t.in.ChatID == 0 {
@@ -148,8 +155,8 @@ func (t *turn) keepAudience() {
 		switch {
 		case t.forgotten:
 			err = k.LeaveAudience(ctx, t.user)
-		case t.storeDown || !t.s.Updated.Equal(t.now):
-			return // the session was not saved: the entry stays as it is
+		case !t.audDue || t.storeDown || !t.s.Updated.Equal(t.now):
+			return // not due, or the session was not saved: the entry stays as it is
 		default:
 			err = k.KeepAudience(ctx, AudienceMember{
 				User: t.user, ChatID: t.in.ChatID, Lang: t.lang, Role: t.s.Role,
@@ -160,4 +167,31 @@ func (t *turn) keepAudience() {
 			t.b.log.Debug("audience index not updated", "error_class", errClass(err))
 		}
 	})
+}
+
+// stampAudience runs when the turn's conversation is done, before the
+// session is saved. It stamps the session (Session.Audience) if the
+// user's audience entry is due, which keepAudience then writes; a stamped
+// session is saved (sameSession). Due is decided from the session loaded
+// anyway, never by reading the entry: it is due
+//   - if never written (by this session: /forget deletes both);
+//   - if the language, role or district differ from the loaded session's,
+//     which the entry has, being written whenever they change;
+//   - once audienceRefresh has passed, to renew its expiry;
+//   - on /start: after a user unblocked the bot, the entry removed when
+//     they blocked it (here, or by a reminder or a broadcast) is back at
+//     once, not only at the next refresh;
+//   - in a chat that is not the user's private one (never so from
+//     Telegram: a private chat's id is its user's), which the session
+//     cannot tell apart.
+func (t *turn) stampAudience() {
+	if _, ok := t.b.cfg.Reminders.(AudienceKeeper); !ok || t.user == "" || t.in.ChatID == 0 || t.storeDown || t.forgotten {
+		return
+	}
+	o := t.orig
+	if !t.loaded || o.Audience.IsZero() || t.now.Sub(o.Audience) >= audienceRefresh ||
+		t.lang != o.Lang || t.s.Role != o.Role || t.s.District != o.District ||
+		t.in.ChatID != t.in.UserID || (t.in.Kind == InText && strings.EqualFold(t.in.Command, "start")) {
+		t.s.Audience, t.audDue = t.now, true
+	}
 }

@@ -197,3 +197,75 @@ func TestBroadcastAudienceFromIndex(t *testing.T) {
 		t.Fatalf("after ForgetChat: %+v", got)
 	}
 }
+
+// TestAudienceWrittenWhenDue: the entry is written when the language,
+// role or district change, on /start and once a day to renew it, decided
+// from the session alone; a turn that changes none of them leaves it as
+// it is (seen here by removing it behind the bot's back).
+func TestAudienceWrittenWhenDue(t *testing.T) {
+	h := newFullHarness(t, testNow)
+	ctx := context.Background()
+	key := h.bot.UserKey(730)
+	u := h.user(730, "uk")
+	entry := func() (bot.AudienceMember, bool) {
+		t.Helper()
+		m, ok := members(t, h.subs, "")[key]
+		return m, ok
+	}
+	u.say("/start")
+	if m, ok := entry(); !ok || m.Lang != "uk" || !m.Expires.Equal(testNow.Add(bot.DefaultSessionTTL)) {
+		t.Fatalf("after /start: %+v (present %v)", m, ok)
+	}
+	if s := u.mustSession(); !s.Audience.Equal(testNow) {
+		t.Fatalf("session's audience stamp %v, want %v", s.Audience, testNow)
+	}
+
+	// Questions an hour later: nothing the entry has changed.
+	h.clock.set(testNow.Add(time.Hour))
+	if err := h.subs.Leave(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	u.say("Ausländerbehörde")
+	u.say("Deutschkurs")
+	if m, ok := entry(); ok {
+		t.Fatalf("a question rewrote the entry: %+v", m)
+	}
+
+	// A new language is written at once.
+	u.press("l:fa")
+	if m, ok := entry(); !ok || m.Lang != "fa" || !m.Expires.Equal(testNow.Add(time.Hour+bot.DefaultSessionTTL)) {
+		t.Fatalf("after choosing Farsi: %+v (present %v)", m, ok)
+	}
+	// So is a role and district.
+	h.clock.set(testNow.Add(2 * time.Hour))
+	u.say("/start " + h.bot.VolunteerInvite("nord"))
+	if m, ok := members(t, h.subs, "nord")[key]; !ok || m.Role != bot.RoleVolunteer {
+		t.Fatalf("after the invitation: %+v (present %v)", m, ok)
+	}
+
+	// Unchanged for a day: the next turn renews it.
+	h.clock.set(testNow.Add(2*time.Hour + 23*time.Hour))
+	if err := h.subs.Leave(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	u.say("Ausländerbehörde")
+	if _, ok := entry(); ok {
+		t.Fatal("rewritten before the day was over")
+	}
+	later := testNow.Add(2*time.Hour + 24*time.Hour)
+	h.clock.set(later)
+	u.say("Ausländerbehörde")
+	if m, ok := members(t, h.subs, "nord")[key]; !ok || !m.Expires.Equal(later.Add(bot.DefaultSessionTTL)) {
+		t.Fatalf("after a day: %+v (present %v), want expiry %v", m, ok, later.Add(bot.DefaultSessionTTL))
+	}
+
+	// Removed when they blocked the bot (e.g. by a reminder that could not
+	// be delivered), /start brings it back at once.
+	if err := h.subs.Leave(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	u.say("/start")
+	if _, ok := entry(); !ok {
+		t.Fatal("/start did not restore the entry")
+	}
+}

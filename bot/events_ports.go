@@ -133,9 +133,10 @@ type AudienceIndex interface {
 }
 
 // AudienceKeeper is an optional capability of Reminders: keeping the user
-// in the broadcast audience index. The bot joins users when it saves
-// their session (so the entry lives as long as the session) and removes
-// them on /forget and when they blocked the bot.
+// in the broadcast audience index. The bot joins users with the session
+// it saves, when their language, role or district changed and at least
+// daily (so the entry lives as long as the session), and removes them on
+// /forget and when they blocked the bot.
 type AudienceKeeper interface {
 	KeepAudience(ctx context.Context, m AudienceMember) error
 	LeaveAudience(ctx context.Context, user UserKey) error

@@ -88,6 +88,10 @@ type Session struct {
 	// wait for the chat's send slot: until that backlog is gone, later
 	// replies follow it (outbox.go).
 	Paced time.Time `json:"pc,omitzero"`
+	// Audience is when the user's entry in the broadcast audience index
+	// was last written (zero: never), so that it is written again only
+	// when due (keepAudience, events_follow.go), without reading it.
+	Audience time.Time `json:"au,omitzero"`
 	// Updated is when the session last changed.
 	Updated time.Time `json:"u"`
 }

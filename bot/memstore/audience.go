@@ -13,6 +13,9 @@ import (
 
 var _ bot.AudienceIndex = (*Reminders)(nil)
 
+// audPruneSample is how many entries a Join looks at for expired ones.
+const audPruneSample = 8
+
 // Join implements bot.AudienceIndex.
 func (r *Reminders) Join(_ context.Context, m bot.AudienceMember) error {
 	if err := m.Validate(); err != nil {
@@ -24,7 +27,13 @@ func (r *Reminders) Join(_ context.Context, m bot.AudienceMember) error {
 	if !m.Expires.After(now) {
 		return fmt.Errorf("memstore: join audience: already expired: %w", bot.ErrInvalid)
 	}
+	// Drop a few expired entries: a bounded amount of work per Join,
+	// not a pass over everybody (Members drops those it passes).
+	checked := 0
 	for u, x := range r.aud {
+		if checked++; checked > audPruneSample {
+			break
+		}
 		if !x.Expires.After(now) {
 			delete(r.aud, u)
 		}
@@ -52,7 +61,11 @@ func (r *Reminders) Members(_ context.Context, district, cursor string, limit in
 	now := r.now()
 	var out []bot.AudienceMember
 	for u, m := range r.aud {
-		if string(u) > cursor && m.Expires.After(now) && (district == "" || m.District == district) {
+		if !m.Expires.After(now) {
+			delete(r.aud, u)
+			continue
+		}
+		if string(u) > cursor && (district == "" || m.District == district) {
 			out = append(out, m)
 		}
 	}

@@ -4,20 +4,32 @@ package redisstore
 //
 // # Keys
 //
-//	ns:{u:<user>}:aud     the member's JSON, SET PX until its Expires
-//	ns:aud:all            ZSET index of everybody, all scores 0,
-//	ns:aud:d:<district>   ZSET index of a district's members; members
-//	                      "<expiry ms, 14 digits>:<user>", so that lexical
-//	                      order is expiry order; PX the longest lifetime of
-//	                      any member ever added (it only grows)
+// All in one Cluster hash slot ({aud}), so that Join and Leave are one
+// script each, one round trip, in a Cluster too:
 //
-// Because an index member names its expiry, Join drops the expired ones of
-// the indexes it writes with one ZREMRANGEBYLEX: inactive users leave the
-// indexes by themselves, not only their records. A member joining again
-// gets a later index member; the earlier one is removed by Join, or, if
-// a crash came in between, skipped by readers (its expiry is not the
-// record's) and removed by them. The indexes are written before the record,
-// so a crash never leaves a record that no index lists.
+//	ns:{aud}:r:<user>      the member's record: bot.AudienceMember as JSON,
+//	                       plus "k", its index member; SET PX until Expires
+//	ns:{aud}:all           ZSET index of everybody, all scores 0,
+//	ns:{aud}:d:<district>  ZSET index of a district's members; members
+//	                       "<expiry ms, 14 digits>:<user>", so that lexical
+//	                       order is expiry order; PX the longest lifetime of
+//	                       any member ever added (it only grows)
+//	ns:{aud}:p:all, ns:{aud}:p:d:<district>
+//	                       when the index is next pruned (ms, the store's
+//	                       clock); PX audPruneEvery
+//
+// One slot is no hot spot: the bot joins a user again only when their
+// language, role or district changed, or once a day to renew the entry
+// (bot keepAudience), not on every message.
+//
+// Because an index member names its expiry, the expired ones are dropped
+// with one ZREMRANGEBYLEX: by Join from the indexes it writes, at most
+// once per audPruneEvery for each index, and by Members from the index
+// it reads when an iteration starts. So inactive users leave the indexes
+// by themselves, not only their records, and readers skip expired
+// members without reading them meanwhile. A member joining again gets a
+// later index member; Join removes the earlier one, which its record
+// names, in the same script.
 //
 // Pages are read with ZRANGE BYLEX from the last member returned: a
 // member present during the whole iteration is never skipped; one that
@@ -26,7 +38,6 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,27 +50,95 @@ import (
 
 var _ bot.AudienceIndex = (*Store)(nil)
 
-const suffixAudience = "aud"
+// audPruneEvery is how often Join drops an index's expired members at
+// most.
+const audPruneEvery = time.Minute
 
-// audIndexScript adds a member to an audience index, drops the members
-// that expired before now and makes the index live at least as long as
-// the new member.
-// KEYS[1] index; ARGV[1] member, ARGV[2] ttl ms, ARGV[3] "(<now member prefix>".
-var audIndexScript = redis.NewScript(`
-redis.call('ZADD', KEYS[1], 0, ARGV[1])
-redis.call('ZREMRANGEBYLEX', KEYS[1], '-', ARGV[3])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+// audJoinScript writes a member's record and index members, removes the
+// index members of its earlier record and, if due, drops the expired
+// members of the indexes written. Keys not passed (the index of a
+// district left) lie in the same slot, {aud}.
+// KEYS[1] record, KEYS[2] all index, KEYS[3] its prune mark, KEYS[4]
+// district index, KEYS[5] its prune mark (4 and 5 only with a district).
+// ARGV[1] record, ARGV[2] ttl ms, ARGV[3] index member, ARGV[4] now ms,
+// ARGV[5] "(<now stamp>", ARGV[6] prune every ms, ARGV[7] district index
+// prefix.
+var audJoinScript = redis.NewScript(`
+local ttl, now, every = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[6])
+local function index(idx, mark)
+  redis.call('ZADD', idx, 0, ARGV[3])
+  if redis.call('PTTL', idx) < ttl then
+    redis.call('PEXPIRE', idx, ttl)
+  end
+  local due = tonumber(redis.call('GET', mark))
+  if not due or due <= now then
+    redis.call('ZREMRANGEBYLEX', idx, '-', ARGV[5])
+    redis.call('SET', mark, now + every, 'PX', every)
+  end
+end
+local old = redis.call('GET', KEYS[1])
+index(KEYS[2], KEYS[3])
+if KEYS[4] then
+  index(KEYS[4], KEYS[5])
+end
+if old then
+  local ok, o = pcall(cjson.decode, old)
+  if ok and type(o) == 'table' and type(o.k) == 'string' then
+    if o.k ~= ARGV[3] then
+      redis.call('ZREM', KEYS[2], o.k)
+    end
+    if type(o.d) == 'string' and o.d ~= '' then
+      local oidx = ARGV[7] .. o.d
+      if o.k ~= ARGV[3] or oidx ~= KEYS[4] then
+        redis.call('ZREM', oidx, o.k)
+      end
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+return 1
+`)
+
+// audLeaveScript deletes a member's record and the index members it
+// names. KEYS[1] record, KEYS[2] all index; ARGV[1] district index prefix.
+var audLeaveScript = redis.NewScript(`
+local old = redis.call('GET', KEYS[1])
+if not old then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+local ok, o = pcall(cjson.decode, old)
+if ok and type(o) == 'table' and type(o.k) == 'string' then
+  redis.call('ZREM', KEYS[2], o.k)
+  if type(o.d) == 'string' and o.d ~= '' then
+    redis.call('ZREM', ARGV[1] .. o.d, o.k)
+  end
 end
 return 1
 `)
 
-func (s *Store) audIndexKeys(district string) []string {
-	keys := []string{s.ns + ":aud:all"}
-	if district != "" {
-		keys = append(keys, s.ns+":aud:d:"+district)
+// audRecord is a record as stored: the member and its index member.
+type audRecord struct {
+	bot.AudienceMember
+	Member string `json:"k"`
+}
+
+func (s *Store) audPrefix() string { return s.ns + ":{aud}:" }
+
+// audIndex is the index of district ("" for everybody).
+func (s *Store) audIndex(district string) string {
+	if district == "" {
+		return s.audPrefix() + "all"
 	}
-	return keys
+	return s.audPrefix() + "d:" + district
+}
+
+// audRecordKey is user's record.
+func (s *Store) audRecordKey(user bot.UserKey) (string, error) {
+	if user == "" || strings.ContainsAny(string(user), "{}") {
+		return "", errBadUserKey
+	}
+	return s.audPrefix() + "r:" + string(user), nil
 }
 
 // audStamp is the sortable expiry prefix of an index member.
@@ -73,30 +152,13 @@ func audStamp(t time.Time) string {
 
 func audMember(m bot.AudienceMember) string { return audStamp(m.Expires) + ":" + string(m.User) }
 
-// audRecord reads user's record; ok is false if there is none (or it is
-// unreadable).
-func (s *Store) audRecord(ctx context.Context, key string) (bot.AudienceMember, bool, error) {
-	raw, err := s.rdb.Get(ctx, key).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return bot.AudienceMember{}, false, nil
-	}
-	if err != nil {
-		return bot.AudienceMember{}, false, err
-	}
-	var m bot.AudienceMember
-	if json.Unmarshal(raw, &m) != nil || m.Validate() != nil {
-		return bot.AudienceMember{}, false, nil
-	}
-	return m, true, nil
-}
-
-// Join implements bot.AudienceIndex.
+// Join implements bot.AudienceIndex in one round trip.
 func (s *Store) Join(ctx context.Context, m bot.AudienceMember) error {
 	const op = "join audience"
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	key, err := s.userKey(m.User, suffixAudience)
+	key, err := s.audRecordKey(m.User)
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -106,67 +168,30 @@ func (s *Store) Join(ctx context.Context, m bot.AudienceMember) error {
 		return fmt.Errorf("redisstore: %s: already expired: %w", op, bot.ErrInvalid)
 	}
 	m.Expires = m.Expires.Truncate(time.Millisecond) // as the index member has it
-	raw, err := json.Marshal(m)
+	member := audMember(m)
+	raw, err := json.Marshal(audRecord{AudienceMember: m, Member: member})
 	if err != nil {
 		return wrap(op+": encode", err)
 	}
-	old, hadOld, err := s.audRecord(ctx, key)
-	if err != nil {
-		return wrap(op, err)
+	all := s.audIndex("")
+	keys := []string{key, all, s.audPrefix() + "p:all"}
+	if m.District != "" {
+		keys = append(keys, s.audIndex(m.District), s.audPrefix()+"p:d:"+m.District)
 	}
-	member, ms, floor := audMember(m), ttl.Milliseconds(), "("+audStamp(now)
-	for _, idx := range s.audIndexKeys(m.District) {
-		if err := audIndexScript.Run(ctx, s.rdb, []string{idx}, member, ms, floor).Err(); err != nil {
-			return wrap(op, err)
-		}
-	}
-	if err := s.rdb.Set(ctx, key, raw, time.Duration(ms)*time.Millisecond).Err(); err != nil {
-		return wrap(op, err)
-	}
-	if hadOld {
-		if err := s.audUnindex(ctx, old, member); err != nil {
-			return wrap(op, err)
-		}
-	}
-	return nil
+	err = audJoinScript.Run(ctx, s.rdb, keys, raw, ttl.Milliseconds(), member, now.UnixMilli(),
+		"("+audStamp(now), audPruneEvery.Milliseconds(), s.audPrefix()+"d:").Err()
+	return wrap(op, err)
 }
 
-// audUnindex removes old's index members, except keep.
-func (s *Store) audUnindex(ctx context.Context, old bot.AudienceMember, keep string) error {
-	om := audMember(old)
-	if om == keep {
-		// Same expiry: only a district it left still lists it.
-		if old.District == "" {
-			return nil
-		}
-		return s.rdb.ZRem(ctx, s.ns+":aud:d:"+old.District, om).Err()
-	}
-	for _, idx := range s.audIndexKeys(old.District) {
-		if err := s.rdb.ZRem(ctx, idx, om).Err(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Leave implements bot.AudienceIndex.
+// Leave implements bot.AudienceIndex in one round trip.
 func (s *Store) Leave(ctx context.Context, user bot.UserKey) error {
 	const op = "leave audience"
-	key, err := s.userKey(user, suffixAudience)
+	key, err := s.audRecordKey(user)
 	if err != nil {
 		return wrap(op, err)
 	}
-	old, ok, err := s.audRecord(ctx, key)
-	if err != nil {
-		return wrap(op, err)
-	}
-	if err := s.rdb.Del(ctx, key).Err(); err != nil {
-		return wrap(op, err)
-	}
-	if !ok {
-		return nil // an index member left behind is skipped and dropped by readers
-	}
-	return wrap(op, s.audUnindex(ctx, old, ""))
+	err = audLeaveScript.Run(ctx, s.rdb, []string{key, s.audIndex("")}, s.audPrefix()+"d:").Err()
+	return wrap(op, err)
 }
 
 // Members implements bot.AudienceIndex.
@@ -178,57 +203,64 @@ func (s *Store) Members(ctx context.Context, district, cursor string, limit int)
 	if strings.ContainsAny(district, "{}: ") {
 		return nil, "", fmt.Errorf("redisstore: %s: district %q: %w", op, district, bot.ErrInvalid)
 	}
-	idx := s.audIndexKeys(district)[len(s.audIndexKeys(district))-1]
+	idx := s.audIndex(district)
 	now := s.now()
 	// Members that expired are skipped without being read.
 	start := "[" + audStamp(now)
 	if cursor != "" && cursor > start[1:] {
 		start = "(" + cursor
 	}
-	members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: idx, Start: start, Stop: "+", ByLex: true, Count: int64(limit)}).Result()
+	var rng *redis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if cursor == "" {
+			// An iteration starts: drop the expired members, which
+			// the Joins of this index may not have for a while.
+			p.ZRemRangeByLex(ctx, idx, "-", "("+audStamp(now))
+		}
+		rng = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: idx, Start: start, Stop: "+", ByLex: true, Count: int64(limit)})
+		return nil
+	})
 	if err != nil {
 		return nil, "", wrap(op, err)
 	}
+	members := rng.Val()
 	next := ""
 	if len(members) == limit {
 		next = members[limit-1]
 	}
-	// One GET per member: in a cluster the users' keys lie in different
-	// slots, and go-redis splits a pipeline by slot.
 	type item struct {
 		member string
 		stamp  string
-		cmd    *redis.StringCmd
 	}
 	items := make([]item, 0, len(members))
+	keys := make([]string, 0, len(members))
 	var stale []any
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, mem := range members {
-			stamp, user, ok := strings.Cut(mem, ":")
-			key, kerr := s.userKey(bot.UserKey(user), suffixAudience)
-			if _, perr := strconv.ParseInt(stamp, 10, 64); !ok || kerr != nil || perr != nil {
-				stale = append(stale, mem)
-				continue
-			}
-			items = append(items, item{member: mem, stamp: stamp, cmd: p.Get(ctx, key)})
+	for _, mem := range members {
+		stamp, user, ok := strings.Cut(mem, ":")
+		key, kerr := s.audRecordKey(bot.UserKey(user))
+		if _, perr := strconv.ParseInt(stamp, 10, 64); !ok || kerr != nil || perr != nil {
+			stale = append(stale, mem)
+			continue
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, "", wrap(op, err)
+		items = append(items, item{member: mem, stamp: stamp})
+		keys = append(keys, key)
+	}
+	var vals []any
+	if len(keys) > 0 {
+		// The records share the index's slot: one MGET.
+		if vals, err = s.rdb.MGet(ctx, keys...).Result(); err != nil {
+			return nil, "", wrap(op, err)
+		}
 	}
 	var out []bot.AudienceMember
-	for _, it := range items {
-		raw, err := it.cmd.Bytes()
+	for i, it := range items {
+		raw, found := vals[i].(string)
 		var m bot.AudienceMember
 		switch {
-		case errors.Is(err, redis.Nil):
-			// Left, or a Join still writing its record: dropped once
-			// expired (by Join), not here.
+		case !found:
+			// Left, or expired before its index member was dropped.
 			continue
-		case err != nil:
-			return nil, "", wrap(op, err)
-		case json.Unmarshal(raw, &m) != nil:
+		case json.Unmarshal([]byte(raw), &m) != nil:
 			stale = append(stale, it.member)
 			continue
 		}

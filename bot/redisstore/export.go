@@ -55,9 +55,9 @@ func (s *Store) TicketsOf(ctx context.Context, user bot.UserKey) ([]bot.Ticket, 
 var _ bot.AudienceReader = (*Store)(nil)
 
 // AudienceOf implements bot.AudienceReader: user's record in the
-// broadcast audience index (ns:{u:<user>}:aud), for /mydata.
+// broadcast audience index (ns:{aud}:r:<user>, audience.go), for /mydata.
 func (s *Store) AudienceOf(ctx context.Context, user bot.UserKey) (bot.AudienceMember, bool, error) {
-	key, err := s.userKey(user, suffixAudience)
+	key, err := s.audRecordKey(user)
 	if err != nil {
 		return bot.AudienceMember{}, false, wrap("audience of", err)
 	}

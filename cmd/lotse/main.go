@@ -237,6 +237,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stde
 		return exitFailed
 	}
 	side := sideStores(store, time.Now)
+	defer side.closeMonitor() // before closeStore, deferred earlier
 	bc := newBroadcasts(store, side.subs, time.Now, log)
 	b, err := bot.New(bc.with(side.withSides(bot.Config{
 		KB:              live,
