@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lotse-bot/lotse/bot/monitor"
@@ -26,15 +27,28 @@ var (
 	// ErrBroadcastState: the broadcast is not in the state the operation
 	// needs (confirmed twice, cancelled after it ended).
 	ErrBroadcastState = errors.New("wrong broadcast state")
+	// ErrUnknownAudience: the audience names a district or topic the
+	// knowledge base does not hold (any more).
+	ErrUnknownAudience = errors.New("audience not in the knowledge base")
 )
 
-// BroadcastAudience is whom a broadcast reaches: the subscribers of a
-// district's events ("" for every district), or of those only the
-// volunteers. There is no register of all users (Lotse keeps none on
-// purpose), so subscriptions are the audience.
+// Roles of a BroadcastAudience.
+const (
+	AudienceEverybody  = ""
+	AudienceVolunteers = RoleVolunteer
+	AudienceRefugees   = "refugee"
+)
+
+// BroadcastAudience is whom a broadcast reaches, in a district ("" the
+// whole city): with Topic "", the users of the pseudonymous audience
+// index (AudienceIndex: everybody active within the session retention)
+// of Role, plus for everybody and volunteers the subscribers of the
+// district's events; with a Topic, those who subscribed to that topic's
+// events (Role must be AudienceEverybody).
 type BroadcastAudience struct {
-	District   string
-	Volunteers bool
+	District string
+	Role     string
+	Topic    string
 }
 
 // BroadcastStatus is a broadcast as the coordinator sees it.
@@ -54,7 +68,8 @@ type Broadcaster interface {
 	// Prepare stores a draft of text (sent verbatim to everybody) for a
 	// and returns its id and the number of recipients it would reach
 	// now. Returns ErrNotCoordinator if author may not broadcast,
-	// ErrInvalid if the text is not acceptable (empty, too long).
+	// ErrInvalid if the text is not acceptable (empty, too long),
+	// ErrUnknownAudience if a's district or topic is unknown.
 	Prepare(ctx context.Context, author int64, a BroadcastAudience, text string) (id string, recipients int, err error)
 	// Confirm starts delivering draft id. Returns ErrBroadcastState if it
 	// is no longer a draft, ErrNotFound if there is none.
@@ -65,17 +80,29 @@ type Broadcaster interface {
 	Status(ctx context.Context, id string) (BroadcastStatus, error)
 }
 
-// Broadcast callback data and session states.
+// Broadcast callback data and session states. An audience spec is
+// "<a|r|v>:<district|*>" (everybody, refugees, volunteers) or
+// "t:<district|*>:<topic>" (subscribers of a topic).
 const (
 	cbBroadcast         = "bc:"
 	cbBroadcastDistrict = "bc:d:" // bc:d:<district|*> audience district
-	cbBroadcastRole     = "bc:r:" // bc:r:<a|v>:<district|*> everybody or volunteers
+	cbBroadcastTopics   = "bc:p:" // bc:p:<district|*> choose a topic
+	cbBroadcastRole     = "bc:r:" // bc:r:<spec> the audience is chosen
 	cbBroadcastConfirm  = "bc:y:" // bc:y:<id>
 	cbBroadcastCancel   = "bc:n:" // bc:n:<id>
-	// stBroadcastText waits for the text: bc:t:<a|v>:<district|*>.
+	// stBroadcastText waits for the text: bc:t:<spec>.
 	stBroadcastText = "bc:t:"
 	allDistricts    = "*"
+	specTopic       = "t"
 )
+
+// broadcastRoles are the audience kinds besides topics: spec code,
+// BroadcastAudience role, button label.
+var broadcastRoles = []struct{ code, role, label string }{
+	{"a", AudienceEverybody, "BcAudienceEverybody"},
+	{"r", AudienceRefugees, "BcAudienceRefugees"},
+	{"v", AudienceVolunteers, "BcAudienceVolunteers"},
+}
 
 // broadcastHook handles /broadcast, its buttons and the text it waits
 // for; it reports whether it did. Every private turn passes here, so it
@@ -133,13 +160,13 @@ func (t *turn) broadcastStart() {
 		return
 	}
 	t.outcome = "broadcast_start"
-	rows := [][]Button{{{Text: t.T("BroadcastAllDistricts", nil), Data: cbBroadcastDistrict + allDistricts}}}
+	rows := [][]Button{{{Text: t.T("BcAudienceWholeCity", nil), Data: cbBroadcastDistrict + allDistricts}}}
 	for _, d := range t.kb.OfKind(knowledge.KindDistrict) {
 		if b, ok := button(t.title(d), cbBroadcastDistrict+d.ID); ok {
 			rows = append(rows, []Button{b})
 		}
 	}
-	t.text(t.T("BroadcastChooseAudience", nil), rows)
+	t.text(t.T("BcAudienceChooseDistrict", nil), rows)
 }
 
 func (t *turn) broadcastCallback(data string) {
@@ -151,19 +178,39 @@ func (t *turn) broadcastCallback(data string) {
 		if d := data[len(cbBroadcastDistrict):]; t.broadcastDistrict(d) {
 			t.outcome = "broadcast_district"
 			var rows [][]Button
-			for _, r := range []struct{ code, id string }{{"a", "BroadcastEverybody"}, {"v", "BroadcastVolunteers"}} {
-				if b, ok := button(t.T(r.id, nil), cbBroadcastRole+r.code+":"+d); ok {
+			for _, r := range broadcastRoles {
+				if b, ok := button(t.T(r.label, nil), cbBroadcastRole+r.code+":"+d); ok {
 					rows = append(rows, []Button{b})
 				}
 			}
-			t.text(t.T("BroadcastChooseRole", map[string]any{"Audience": t.broadcastDistrictName(d)}), rows)
+			if len(t.kb.Topics()) > 0 {
+				rows = append(rows, []Button{{Text: t.T("BcAudienceTopic", nil), Data: cbBroadcastTopics + d}})
+			}
+			t.text(t.T("BcAudienceChooseRole", map[string]any{"Audience": t.broadcastDistrictName(d)}), rows)
+			return
+		}
+	case strings.HasPrefix(data, cbBroadcastTopics):
+		if d := data[len(cbBroadcastTopics):]; t.broadcastDistrict(d) {
+			t.outcome = "broadcast_topics"
+			var rows [][]Button
+			for _, tp := range t.kb.Topics() {
+				if b, ok := button(t.topicName(t.lang, tp.ID), cbBroadcastRole+specTopic+":"+d+":"+tp.ID); ok {
+					rows = append(rows, []Button{b})
+				}
+			}
+			t.text(t.T("BcAudienceChooseTopic", map[string]any{"Audience": t.broadcastDistrictName(d)}), rows)
 			return
 		}
 	case strings.HasPrefix(data, cbBroadcastRole):
-		if a, ok := t.parseAudience(data[len(cbBroadcastRole):]); ok {
+		spec := data[len(cbBroadcastRole):]
+		a, ok := t.parseAudience(spec)
+		if ok {
 			t.outcome = "broadcast_audience"
-			t.s.State = stBroadcastText + data[len(cbBroadcastRole):]
+			t.s.State = stBroadcastText + spec
 			t.text(t.T("BroadcastWriteText", map[string]any{"Audience": t.audienceName(a)}), nil)
+			return
+		}
+		if t.unknownTopic(a) {
 			return
 		}
 	case strings.HasPrefix(data, cbBroadcastConfirm), strings.HasPrefix(data, cbBroadcastCancel):
@@ -189,17 +236,50 @@ func (t *turn) broadcastDistrict(d string) bool {
 	return e != nil && e.Kind == knowledge.KindDistrict
 }
 
-// parseAudience reads "<a|v>:<district|*>" from callback data or state.
+// parseAudience reads an audience spec from callback data or state. It
+// reports false for a malformed spec, and also, with the topic in a, for
+// a topic the knowledge base does not hold (any more; see unknownTopic).
 func (t *turn) parseAudience(s string) (BroadcastAudience, bool) {
-	role, d, ok := strings.Cut(s, ":")
-	if !ok || (role != "a" && role != "v") || !t.broadcastDistrict(d) {
+	code, rest, ok := strings.Cut(s, ":")
+	if !ok {
 		return BroadcastAudience{}, false
 	}
-	a := BroadcastAudience{Volunteers: role == "v"}
+	var a BroadcastAudience
+	d := rest
+	if code == specTopic {
+		d, a.Topic, ok = strings.Cut(rest, ":")
+		if !ok || !validID(a.Topic) || !t.broadcastDistrict(d) {
+			return BroadcastAudience{}, false
+		}
+	} else {
+		i := slices.IndexFunc(broadcastRoles, func(r struct{ code, role, label string }) bool { return r.code == code })
+		if i < 0 || !t.broadcastDistrict(d) {
+			return BroadcastAudience{}, false
+		}
+		a.Role = broadcastRoles[i].role
+	}
 	if d != allDistricts {
 		a.District = d
 	}
+	if a.Topic != "" {
+		if _, ok := t.kb.Topic(a.Topic); !ok {
+			return a, false
+		}
+	}
 	return a, true
+}
+
+// unknownTopic tells the coordinator, if a (from parseAudience) names a
+// topic that is not (any more) in the knowledge base, and reports whether
+// it did; the broadcast starts over.
+func (t *turn) unknownTopic(a BroadcastAudience) bool {
+	if a.Topic == "" {
+		return false
+	}
+	t.s.State = ""
+	t.outcome = "broadcast_unknown_topic"
+	t.text(t.T("BcAudienceUnknownTopic", map[string]any{"Topic": a.Topic}), nil)
+	return true
 }
 
 // broadcastDistrictName names a district id, or all districts for "" or "*".
@@ -207,15 +287,34 @@ func (t *turn) broadcastDistrictName(d string) string {
 	if e, ok := t.kb.Entry(d); ok && d != "" && d != allDistricts {
 		return t.title(e)
 	}
-	return t.T("BroadcastAllDistricts", nil)
+	return t.T("BcAudienceWholeCity", nil)
 }
 
+// audienceName names a for the coordinator: "Nord · Volunteers".
 func (t *turn) audienceName(a BroadcastAudience) string {
-	name := t.broadcastDistrictName(a.District)
-	if a.Volunteers {
-		return name + " · " + t.T("BroadcastVolunteers", nil)
+	name := t.broadcastDistrictName(a.District) + " · "
+	if a.Topic != "" {
+		return name + t.T("BcAudienceTopicName", map[string]any{"Topic": t.topicName(t.lang, a.Topic)})
 	}
-	return name + " · " + t.T("BroadcastEverybody", nil)
+	for _, r := range broadcastRoles {
+		if r.role == a.Role {
+			return name + t.T(r.label, nil)
+		}
+	}
+	return name + a.Role
+}
+
+// audienceWho says whom a reaches, for the preview.
+func (t *turn) audienceWho(a BroadcastAudience) string {
+	switch {
+	case a.Topic != "":
+		return t.T("BcAudienceWhoTopic", nil)
+	case a.Role == AudienceRefugees:
+		return t.T("BcAudienceWhoRefugees", nil)
+	case a.Role == AudienceVolunteers:
+		return t.T("BcAudienceWhoVolunteers", nil)
+	}
+	return t.T("BcAudienceWhoEverybody", nil)
 }
 
 // broadcastText prepares the text the coordinator wrote and previews it.
@@ -226,13 +325,21 @@ func (t *turn) broadcastText() {
 	}
 	a, ok := t.parseAudience(t.s.State[len(stBroadcastText):])
 	if !ok {
-		t.s.State = ""
-		t.outdated()
+		if !t.unknownTopic(a) {
+			t.s.State = ""
+			t.outdated()
+		}
 		return
 	}
 	text := t.in.Text
 	id, n, err := t.b.cfg.Broadcasts.Prepare(t.ctx, t.in.UserID, a, text)
 	switch {
+	case errors.Is(err, ErrUnknownAudience):
+		// The knowledge base changed since the audience was chosen.
+		t.s.State = ""
+		t.outcome = "broadcast_unknown_audience"
+		t.text(t.T("BcAudienceUnknown", nil), nil)
+		return
 	case errors.Is(err, ErrInvalid):
 		// The state stays: the coordinator may send a corrected text.
 		t.outcome = "broadcast_invalid"
@@ -250,11 +357,11 @@ func (t *turn) broadcastText() {
 		if err := t.b.cfg.Broadcasts.Cancel(t.ctx, id); err != nil {
 			t.warn("broadcast cancel failed", err)
 		}
-		t.text(t.T("BroadcastNoRecipients", map[string]any{"Audience": t.audienceName(a)}), nil)
+		t.text(t.T("BcAudienceNobody", map[string]any{"Audience": t.audienceName(a)}), nil)
 		return
 	}
 	t.outcome = "broadcast_preview"
-	t.text(t.T("BroadcastPreview", map[string]any{"Count": n, "Audience": t.audienceName(a)}), nil)
+	t.text(t.T("BcAudiencePreview", map[string]any{"Count": n, "Audience": t.audienceName(a)})+"\n"+t.audienceWho(a), nil)
 	// Exactly what recipients get: the same string, plain text, no
 	// direction mark added by the coordinator's language.
 	t.out = append(t.out, Outgoing{Text: text})

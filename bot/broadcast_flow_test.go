@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/lotse-bot/lotse/bot/bottest"
 	"github.com/lotse-bot/lotse/bot/broadcast"
 	"github.com/lotse-bot/lotse/bot/memstore"
+	"github.com/lotse-bot/lotse/bot/redisstore"
 	"github.com/lotse-bot/lotse/bot/remind"
 	"github.com/lotse-bot/lotse/bot/staffconfig"
 	"github.com/lotse-bot/lotse/knowledge"
@@ -50,47 +52,82 @@ func (l *lateBot) BroadcastProgress(ctx context.Context, st bot.BroadcastStatus)
 
 type bcHarness struct {
 	*harness
-	mem    *memstore.Store
-	subs   *memstore.Reminders
+	mem    *memstore.Store     // memstore harness only
+	subs   *memstore.Reminders // memstore harness only
 	mon    *memstore.Monitor
 	sender *blockingSender
 	live   *knowledge.Live
+	// The stores the bot and the engine use, whichever they are.
+	sessions bot.Store
+	reminder bcReminders
+}
+
+// bcReminders is what the harness needs of a reminder store: the
+// subscriptions, the queue and the audience index.
+type bcReminders interface {
+	remind.Store
+	remind.Queue
+	bot.AudienceIndex
 }
 
 func newBroadcastHarness(t *testing.T) *bcHarness {
+	t.Helper()
+	now := func() time.Time { return testNow }
+	mem := memstore.New(now)
+	subs := memstore.NewReminders(now)
+	h := buildBroadcastHarness(t, &countingStore{Store: mem}, mem, subs, memstore.NewBroadcasts(nil), nil)
+	h.mem, h.subs = mem, subs
+	return h
+}
+
+// newRedisBroadcastHarness is the harness on real Redis: sessions,
+// subscriptions, the audience index and the broadcasts in redisstore.
+func newRedisBroadcastHarness(t *testing.T) *bcHarness {
+	t.Helper()
+	rdb := bottest.Redis(t)
+	rs := redisstore.New(rdb, redisstore.Options{Namespace: bottest.Namespace(t, rdb), Now: func() time.Time { return testNow }})
+	return buildBroadcastHarness(t, rs, rs, rs, rs.Broadcasts(), rs.Pacer(1000))
+}
+
+func buildBroadcastHarness(t *testing.T, store bot.Store, tickets bot.TicketStore, subs bcReminders, bstore broadcast.Store, pacer broadcast.Pacer) *bcHarness {
 	t.Helper()
 	kb := mustSampleKB(t)
 	now := func() time.Time { return testNow }
 	rec := bottest.NewRecorder()
 	h := &harness{t: t, rec: rec, cat: mustCatalog(t), kb: kb, log: &syncBuffer{}}
-	mem := memstore.New(now)
-	h.store = &countingStore{Store: mem}
+	if cs, ok := store.(*countingStore); ok {
+		h.store = cs
+	}
 	staff, err := staffconfig.Demo(kb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	subs, mon := memstore.NewReminders(now), memstore.NewMonitor(now)
+	mon := memstore.NewMonitor(now)
 	live := knowledge.NewLive(kb)
 	sender := &blockingSender{Recorder: rec, blocked: map[int64]bool{}}
 	ref := &lateBot{}
 	eng, err := broadcast.New(broadcast.Config{
-		Store: memstore.NewBroadcasts(nil),
+		Store: bstore,
 		Recipients: audience.Recipients{Index: subs,
-			Subscribers: broadcast.Subscribers{Subs: subs, KB: live.Current, Sessions: mem}},
+			Subscribers: broadcast.Subscribers{Subs: subs, KB: live.Current, Sessions: store},
+			Staff:       staff.IsStaff},
 		Sender:      sender,
 		Forget:      ref,
 		Coordinator: staff.IsCoordinator,
+		Pacer:       pacer,
 		Rate:        1000,
 		Workers:     2,
 		Poll:        10 * time.Millisecond,
 		Reporter:    broadcast.BotReporter{Bot: ref},
+		Logger:      newTestLogger(h.log),
+		KB:          live.Current,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, err := bot.New(bot.Config{
-		KB: live, Store: h.store, Sender: sender, Catalog: h.cat,
-		Now: now, UserKeySecret: secret, Logger: newTestLogger(h.log), Staff: staff, Tickets: mem,
+		KB: live, Store: store, Sender: sender, Catalog: h.cat,
+		Now: now, UserKeySecret: secret, Logger: newTestLogger(h.log), Staff: staff, Tickets: tickets,
 		Reminders: remind.BotReminders{Subs: subs, KB: live.Current, Queue: subs, Audience: subs},
 		Monitor:   mon, Flood: bot.FloodLimit{Off: true},
 		Broadcasts: broadcast.BotBroadcaster{Engine: eng},
@@ -103,7 +140,7 @@ func newBroadcastHarness(t *testing.T) *bcHarness {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = eng.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &bcHarness{harness: h, mem: mem, subs: subs, mon: mon, sender: sender, live: live}
+	return &bcHarness{harness: h, mon: mon, sender: sender, live: live, sessions: store, reminder: subs}
 }
 
 func (h *bcHarness) district(t *testing.T) string {
@@ -123,7 +160,7 @@ func (h *bcHarness) subscribe(t *testing.T, chat int64, lang, district string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.subs.Subscribe(context.Background(), s); err != nil {
+	if err := h.reminder.Subscribe(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -247,6 +284,9 @@ func TestBroadcastRefusedForNonCoordinator(t *testing.T) {
 		func() []bot.Outgoing { return u.say("/broadcast") },
 		func() []bot.Outgoing { return u.press("bc:d:" + d) },
 		func() []bot.Outgoing { return u.press("bc:r:a:" + d) },
+		func() []bot.Outgoing { return u.press("bc:r:r:" + d) },
+		func() []bot.Outgoing { return u.press("bc:p:" + d) },
+		func() []bot.Outgoing { return u.press("bc:r:t:" + d + ":language") },
 	} {
 		out := step()
 		if !strings.Contains(allText(out), h.cat.T("de", "CoordinatorsOnly", nil)) {
@@ -340,7 +380,8 @@ func TestBroadcastEmptyTextAndNoRecipients(t *testing.T) {
 	d := h.district(t)
 	c := h.user(coordinator, "de")
 	out := h.prepare(t, c, d, "a", "Hallo")
-	if !strings.Contains(allText(out), h.cat.T("de", "BroadcastNoRecipients", map[string]any{"Audience": ""})[:20]) || dataWithPrefix(out, "bc:y:") != "" {
+	nobody := h.cat.T("de", "BcAudienceNobody", map[string]any{"Audience": "|"})
+	if !strings.Contains(allText(out), nobody[:strings.Index(nobody, "|")]) || dataWithPrefix(out, "bc:y:") != "" {
 		t.Errorf("audience without recipients: %q %v", allText(out), allData(out))
 	}
 	h.subscribe(t, 100, "ar", d)
@@ -354,5 +395,265 @@ func TestBroadcastEmptyTextAndNoRecipients(t *testing.T) {
 	// The coordinator can send a corrected text at once.
 	if out := c.say("kurz"); dataWithPrefix(out, "bc:y:") == "" {
 		t.Errorf("corrected text not previewed: %q", allText(out))
+	}
+}
+
+// session returns u's session from the store the bot uses.
+func (h *bcHarness) session(t *testing.T, u *user) bot.Session {
+	t.Helper()
+	s, err := h.sessions.Session(context.Background(), h.bot.UserKey(u.id))
+	if err != nil {
+		t.Fatalf("session of %d: %v", u.id, err)
+	}
+	return s
+}
+
+// subscribeTopic subscribes chat to the events of topic in district.
+func (h *bcHarness) subscribeTopic(t *testing.T, chat int64, lang, district, topic string) {
+	t.Helper()
+	s, err := remind.NewDistrictSubscription(h.kb, h.bot.UserKey(chat), chat, lang, district, topic, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.reminder.Subscribe(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// joinIndex puts chat in the audience index, as the bot does for a user
+// whose session has that language, role and district.
+func (h *bcHarness) joinIndex(t *testing.T, chat int64, lang, role, district string) {
+	t.Helper()
+	m := bot.AudienceMember{User: h.bot.UserKey(chat), ChatID: chat, Lang: lang, Role: role, District: district, Expires: testNow.Add(24 * time.Hour)}
+	if err := h.reminder.Join(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// prepareSpec walks a coordinator through district (or "*") and audience
+// spec ("a", "r", "v" or "t:<topic>"), checking the buttons of every
+// step, up to the preview of text, and returns the preview messages.
+func (h *bcHarness) prepareSpec(t *testing.T, c *user, district, spec, text string) []bot.Outgoing {
+	t.Helper()
+	out := c.say("/broadcast")
+	if !hasData(out, "bc:d:"+district) {
+		t.Fatalf("/broadcast offers %v, want %s", allData(out), district)
+	}
+	out = c.press("bc:d:" + district)
+	for _, want := range []string{"bc:r:a:", "bc:r:r:", "bc:r:v:", "bc:p:"} {
+		if !hasData(out, want+district) {
+			t.Fatalf("district step offers %v, want %s%s", allData(out), want, district)
+		}
+	}
+	if topic, ok := strings.CutPrefix(spec, "t:"); ok {
+		out = c.press("bc:p:" + district)
+		if got, want := len(dataPrefixed(out, "bc:r:t:"+district+":")), len(h.kb.Topics()); got != want {
+			t.Fatalf("topic step offers %v, want all %d topics", allData(out), want)
+		}
+		out = c.press("bc:r:t:" + district + ":" + topic)
+	} else {
+		out = c.press("bc:r:" + spec + ":" + district)
+	}
+	if h.session(t, c).State == "" {
+		t.Fatalf("audience %s:%s not accepted: %q", spec, district, allText(out))
+	}
+	return c.say(text)
+}
+
+func dataPrefixed(msgs []bot.Outgoing, prefix string) []string {
+	var out []string
+	for _, d := range allData(msgs) {
+		if strings.HasPrefix(d, prefix) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Members of the audience population of TestBroadcastAudienceKinds.
+const (
+	refNord   = 201 // refugee in the index, district nord
+	volNord   = 202 // volunteer invited to nord
+	refSued   = 203 // refugee in the index, district sued
+	volSued   = 204 // volunteer invited to sued
+	refCity   = 205 // refugee in the index without a district
+	subLang   = 206 // subscribed to nord, topic language; not in the index
+	subHouse  = 207 // subscribed to nord, topic housing
+	subNord   = 208 // subscribed to all of nord's events
+	subLangS  = 209 // subscribed to sued, topic language
+	volSubbed = 210 // volunteer (session) subscribed to all of nord; not in the index
+	staffNord = 1101
+)
+
+var audiencePopulation = []int64{refNord, volNord, refSued, volSued, refCity, subLang, subHouse, subNord, subLangS, volSubbed, staffNord, coordinator}
+
+// populate builds the population: index members through the
+// conversation where it can (volunteer invitations) and the index port
+// otherwise, subscriptions through the reminder store.
+func (h *bcHarness) populate(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	h.user(volNord, "fa").say("/start " + h.bot.VolunteerInvite("nord"))
+	h.user(volSued, "tr").say("/start " + h.bot.VolunteerInvite("sued"))
+	h.joinIndex(t, refNord, "ar", "", "nord")
+	h.joinIndex(t, refSued, "uk", "", "sued")
+	h.joinIndex(t, refCity, "ru", "", "")
+	h.joinIndex(t, staffNord, "de", "", "nord") // Quartiermanager Nord uses the bot too
+	h.subscribeTopic(t, subLang, "ar", "nord", "language")
+	h.subscribeTopic(t, subHouse, "fa", "nord", "housing")
+	h.subscribe(t, subNord, "uk", "nord")
+	h.subscribeTopic(t, subLangS, "ar", "sued", "language")
+	h.subscribe(t, volSubbed, "de", "nord")
+	if err := h.sessions.SaveSession(ctx, h.bot.UserKey(volSubbed), bot.Session{Lang: "de", Role: bot.RoleVolunteer, Updated: testNow}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkReached confirms the preview out of c and checks that exactly the
+// chats in want got text, once, verbatim, and the tally says so.
+func (h *bcHarness) checkReached(t *testing.T, c *user, out []bot.Outgoing, text string, want []int64) {
+	t.Helper()
+	if len(out) != 3 || out[1].Text != text {
+		t.Fatalf("preview = %q, want header, the verbatim text, question", allText(out))
+	}
+	if head := out[0].Text; !strings.Contains(head, fmt.Sprintf("Empfänger: %d (", len(want))) {
+		t.Fatalf("preview %q does not count %d recipients", head, len(want))
+	}
+	c.press(dataWithPrefix(out, "bc:y:"))
+	h.waitFor(t, coordinator, "Rundnachricht gesendet")
+	tally := ""
+	for _, m := range h.rec.To(coordinator) {
+		if strings.Contains(m.Text, "Rundnachricht gesendet") {
+			tally = m.Text
+		}
+	}
+	if !strings.Contains(tally, fmt.Sprintf("Zugestellt: %d\n", len(want))) {
+		t.Errorf("tally %q, want %d delivered", tally, len(want))
+	}
+	for _, chat := range audiencePopulation {
+		n := 0
+		for _, m := range h.rec.To(chat) {
+			if m.Text == text {
+				n++
+			}
+		}
+		if chat == coordinator {
+			n-- // the preview
+		}
+		if in := slices.Contains(want, chat); in && n != 1 || !in && n != 0 {
+			t.Errorf("chat %d got the announcement %d times; in the audience: %v", chat, n, in)
+		}
+	}
+}
+
+// TestBroadcastAudienceKinds: every audience the coordinator can choose
+// (a district or the whole city; everybody, refugees, volunteers,
+// subscribers of a topic) reaches exactly its members, and the preview
+// counts them.
+func TestBroadcastAudienceKinds(t *testing.T) {
+	for _, tc := range []struct {
+		district, spec string
+		want           []int64
+	}{
+		{"nord", "a", []int64{refNord, volNord, subLang, subHouse, subNord, volSubbed, staffNord}},
+		{"nord", "r", []int64{refNord}}, // not staff, not subscribers (their role is unknown)
+		{"nord", "v", []int64{volNord, volSubbed}},
+		{"nord", "t:language", []int64{subLang}}, // not the followers of all of nord, not sued's
+		{"*", "a", audiencePopulation},
+		{"*", "r", []int64{refNord, refSued, refCity}}, // not the coordinator or staff
+		{"*", "v", []int64{volNord, volSued, volSubbed}},
+		{"*", "t:language", []int64{subLang, subLangS}},
+	} {
+		t.Run(tc.district+"/"+tc.spec, func(t *testing.T) {
+			h := newBroadcastHarness(t)
+			h.populate(t)
+			c := h.user(coordinator, "de")
+			text := "Rundnachricht " + tc.district + "/" + tc.spec + ": *fett* <b>x</b> _y_ [a](b) `c`"
+			out := h.prepareSpec(t, c, tc.district, tc.spec, text)
+			h.checkReached(t, c, out, text, tc.want)
+		})
+	}
+}
+
+// TestBroadcastTopicAudienceRedis: the topic audience on real Redis
+// (sessions, subscriptions, audience index and broadcast queue in
+// redisstore) reaches the topic's subscribers of the district only.
+func TestBroadcastTopicAudienceRedis(t *testing.T) {
+	h := newRedisBroadcastHarness(t)
+	h.populate(t)
+	c := h.user(coordinator, "de")
+	out := h.prepareSpec(t, c, "nord", "t:language", "Deutschkurs Nord: neue Plätze")
+	h.checkReached(t, c, out, "Deutschkurs Nord: neue Plätze", []int64{subLang})
+}
+
+// TestBroadcastAudienceBadInput: an unknown or forged topic is refused
+// with a clear message, an empty audience sends nothing, and refugees
+// of a topic cannot be asked for.
+func TestBroadcastAudienceBadInput(t *testing.T) {
+	h := newBroadcastHarness(t)
+	h.populate(t)
+	c := h.user(coordinator, "de")
+	c.say("/broadcast")
+	out := c.press("bc:r:t:nord:astrologie")
+	if !strings.Contains(allText(out), h.cat.T("de", "BcAudienceUnknownTopic", map[string]any{"Topic": "astrologie"})) {
+		t.Errorf("unknown topic answered %q", allText(out))
+	}
+	if st := h.session(t, c).State; st != "" {
+		t.Errorf("state after an unknown topic = %q", st)
+	}
+	// A topic removed by a reload while the text was being written.
+	c.press("bc:r:t:nord:language")
+	s := h.session(t, c)
+	s.State = strings.Replace(s.State, "language", "astrologie", 1)
+	if err := h.sessions.SaveSession(context.Background(), h.bot.UserKey(coordinator), s, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.say("Hallo"); !strings.Contains(allText(out), "astrologie") || dataWithPrefix(out, "bc:y:") != "" {
+		t.Errorf("text for a vanished topic answered %q %v", allText(out), allData(out))
+	}
+	// Malformed specs are outdated buttons, nothing more.
+	for _, data := range []string{"bc:r:x:nord", "bc:r:t:nord", "bc:r:r:atlantis", "bc:p:atlantis", "bc:r:t:nord:Bad Topic"} {
+		if out := c.press(data); dataWithPrefix(out, "bc:") != "" || h.session(t, c).State != "" {
+			t.Errorf("%s answered %q %v", data, allText(out), allData(out))
+		}
+	}
+
+	// An audience without members says so and sends nothing.
+	out = h.prepareSpec(t, c, "ost", "t:safety", "Niemand")
+	if !strings.Contains(allText(out), "Niemand würde diese Rundnachricht bekommen") || dataWithPrefix(out, "bc:y:") != "" {
+		t.Errorf("empty audience: %q %v", allText(out), allData(out))
+	}
+
+	// The engine checks the knowledge base itself, whatever the caller.
+	eng, err := broadcast.New(broadcast.Config{
+		Store: memstore.NewBroadcasts(nil), Recipients: audience.Recipients{Index: h.reminder},
+		Sender: h.sender, Forget: &lateBot{b: h.bot}, Coordinator: func(int64) bool { return true },
+		KB: h.live.Current,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := broadcast.BotBroadcaster{Engine: eng}
+	ctx := context.Background()
+	for _, a := range []bot.BroadcastAudience{{Topic: "astrologie"}, {District: "atlantis"}} {
+		if _, _, err := p.Prepare(ctx, coordinator, a, "x"); !errors.Is(err, bot.ErrUnknownAudience) {
+			t.Errorf("Prepare(%+v) = %v, want ErrUnknownAudience", a, err)
+		}
+	}
+	for _, a := range []bot.BroadcastAudience{{Role: bot.AudienceRefugees, Topic: "language"}, {Role: "staff"}} {
+		if _, _, err := p.Prepare(ctx, coordinator, a, "x"); !errors.Is(err, bot.ErrInvalid) {
+			t.Errorf("Prepare(%+v) = %v, want ErrInvalid", a, err)
+		}
+	}
+	if _, n, err := p.Prepare(ctx, coordinator, bot.BroadcastAudience{Role: bot.AudienceRefugees, District: "nord"}, "x"); err != nil || n != 2 {
+		// Without Staff the index cannot tell the Quartiermanager apart.
+		t.Errorf("refugees of nord without a staff list = %d, %v; want 2", n, err)
+	}
+	for _, chat := range audiencePopulation {
+		for _, m := range h.rec.To(chat) {
+			if m.Text == "Niemand" && chat != coordinator || m.Text == "x" {
+				t.Errorf("chat %d got %q", chat, m.Text)
+			}
+		}
 	}
 }

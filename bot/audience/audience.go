@@ -3,7 +3,9 @@
 // (bot.AudienceIndex: the users active within the conversation retention,
 // with their district, role and language) together with the event
 // subscriptions: "volunteers in Nord" are the volunteers whose session
-// names Nord plus the volunteers following Nord's events; a topic or an
+// names Nord plus the volunteers following Nord's events; "refugees in
+// Nord" are the index members of Nord without the volunteer role who are
+// not staff (subscriptions cannot tell refugees apart); a topic or an
 // event audience is that topic's or event's subscribers.
 //
 // It imports both bot/broadcast and bot/remind (through broadcast's
@@ -19,9 +21,9 @@ import (
 )
 
 // RoleRefugee selects the members without the volunteer role (the bot's
-// Session.Role ""), for an audience of refugees. The broadcast engine's
-// Audience.Validate must accept it before the conversation offers it.
-const RoleRefugee = "refugee"
+// Session.Role "") who are not staff (Recipients.Staff), for an audience
+// of refugees.
+const RoleRefugee = broadcast.RoleRefugee
 
 // Limits of one listing.
 const (
@@ -37,6 +39,11 @@ type Recipients struct {
 	Index bot.AudienceIndex
 	// Subscribers lists the subscribers of districts, topics and events.
 	Subscribers broadcast.Recipients
+	// Staff reports whether the user of a private chat (its id is the
+	// user's) is staff (bot.StaffDirectory.IsStaff): staff use the bot
+	// too, without the volunteer role, but are no refugees. Nil: nobody
+	// is.
+	Staff func(chatID int64) bool
 }
 
 var _ broadcast.Recipients = Recipients{}
@@ -69,7 +76,7 @@ func (r Recipients) members(ctx context.Context, a broadcast.Audience, fn func(b
 			return fmt.Errorf("recipients: %w", err)
 		}
 		for _, m := range ms {
-			if !wants(a.Role, m.Role) {
+			if !wants(a.Role, m.Role) || a.Role == RoleRefugee && r.Staff != nil && r.Staff(m.ChatID) {
 				continue
 			}
 			if err := fn(broadcast.Recipient{ChatID: m.ChatID, Lang: m.Lang}); err != nil {

@@ -28,9 +28,15 @@ const textLangOne = "de"
 
 // Prepare implements bot.Broadcaster.
 func (p BotBroadcaster) Prepare(ctx context.Context, author int64, a bot.BroadcastAudience, text string) (string, int, error) {
-	aud := Audience{District: a.District}
-	if a.Volunteers {
+	aud := Audience{District: a.District, Topic: a.Topic}
+	switch a.Role {
+	case bot.AudienceEverybody:
+	case bot.AudienceVolunteers:
 		aud.Role = RoleVolunteer
+	case bot.AudienceRefugees:
+		aud.Role = RoleRefugee
+	default:
+		return "", 0, fmt.Errorf("broadcast prepare: role %q: %w", a.Role, bot.ErrInvalid)
 	}
 	b, pv, err := p.Engine.Prepare(ctx, author, aud, map[string]string{textLangOne: text})
 	if err != nil {
@@ -80,6 +86,8 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", bot.ErrNotCoordinator, err)
 	case errors.Is(err, ErrState):
 		return fmt.Errorf("%w: %w", bot.ErrBroadcastState, err)
+	case errors.Is(err, ErrUnknown):
+		return fmt.Errorf("%w: %w", bot.ErrUnknownAudience, err)
 	}
 	return err
 }
@@ -109,7 +117,8 @@ const subscribersPage = 500
 // Subscribers implements Recipients on the event subscriptions, the only
 // list of people Lotse keeps: an audience's District selects the
 // district's subscribers ("" all districts of the knowledge base),
-// Topic narrows them to a topic, EventID selects an event's subscribers
+// Topic narrows them to those who subscribed to that topic (not those
+// following all of a district's events), EventID selects an event's subscribers
 // instead. Role RoleVolunteer keeps subscribers whose session says they
 // are volunteers (a volunteer whose session expired is not one any more).
 type Subscribers struct {
@@ -149,6 +158,12 @@ func (s Subscribers) Recipients(ctx context.Context, a Audience, fn func(Recipie
 				return fmt.Errorf("recipients: %w", err)
 			}
 			for _, sub := range subs {
+				if a.EventID == "" && a.Topic != "" && sub.Target.Topic != a.Topic {
+					// SubscribersOf adds the district's followers of
+					// every topic (they get reminders of all its
+					// events); a topic audience is those who chose it.
+					continue
+				}
 				if a.Role == RoleVolunteer {
 					ok, seen := role[sub.User]
 					if !seen {

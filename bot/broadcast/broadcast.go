@@ -20,6 +20,9 @@ var (
 	// ErrState: the broadcast is not in the state the operation needs
 	// (confirming twice, cancelling a finished broadcast, ...).
 	ErrState = errors.New("wrong broadcast state")
+	// ErrUnknown: the audience names a district, topic or event that is
+	// not in the knowledge base (Config.KB).
+	ErrUnknown = errors.New("not in the knowledge base")
 )
 
 // State is where a broadcast is in its life:
@@ -47,6 +50,10 @@ func (s State) Final() bool { return s == Done || s == Cancelled }
 const (
 	RoleAll       = ""
 	RoleVolunteer = "volunteer"
+	// RoleRefugee selects the users without the volunteer role. Only the
+	// audience index tells them apart (subscriptions do not), so it
+	// cannot be combined with a topic or an event.
+	RoleRefugee = "refugee"
 )
 
 // Limits of a broadcast.
@@ -66,7 +73,7 @@ const (
 // subscribers of a district and topic), the engine applies Langs.
 type Audience struct {
 	District string `json:"d,omitempty"`
-	// Role is RoleAll or RoleVolunteer.
+	// Role is RoleAll, RoleVolunteer or RoleRefugee.
 	Role    string `json:"r,omitempty"`
 	Topic   string `json:"t,omitempty"`
 	EventID string `json:"e,omitempty"`
@@ -123,7 +130,13 @@ func (a Audience) Validate() error {
 			return fmt.Errorf("audience: %s %q is not an id: %w", name, v, bot.ErrInvalid)
 		}
 	}
-	if a.Role != RoleAll && a.Role != RoleVolunteer {
+	switch a.Role {
+	case RoleAll, RoleVolunteer:
+	case RoleRefugee:
+		if a.Topic != "" || a.EventID != "" {
+			return fmt.Errorf("audience: refugees cannot be told apart among subscribers of a topic or event: %w", bot.ErrInvalid)
+		}
+	default:
 		return fmt.Errorf("audience: role %q: %w", a.Role, bot.ErrInvalid)
 	}
 	if len(a.Langs) > MaxLangs {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lotse-bot/lotse/bot"
+	"github.com/lotse-bot/lotse/knowledge"
 )
 
 // Config configures an Engine. Store, Recipients, Sender, Forget and
@@ -36,6 +37,11 @@ type Config struct {
 	Rate float64
 	// Reporter receives progress and the final tally (default: none).
 	Reporter Reporter
+	// KB is the current knowledge base (knowledge.Live.Current). If set,
+	// Prepare refuses an audience whose district, topic or event it does
+	// not hold (ErrUnknown), so a typo or a topic removed by a reload is
+	// an error for the author rather than an empty audience.
+	KB func() *knowledge.KB
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives operational events (default: discard). Nothing
@@ -167,7 +173,8 @@ func NewID() (string, error) {
 // Prepare checks an announcement by author to audience a, stores it as
 // a draft and returns it with a preview. Returns ErrForbidden if author
 // is not a coordinator, bot.ErrInvalid (with a reason for the author) if
-// a or texts are not acceptable. The count is of now: Confirm takes its
+// a or texts are not acceptable, ErrUnknown if a names a district, topic
+// or event the knowledge base (Config.KB) lacks. The count is of now: Confirm takes its
 // own snapshot, which may differ if subscriptions changed meanwhile.
 func (e *Engine) Prepare(ctx context.Context, author int64, a Audience, texts map[string]string) (Broadcast, Preview, error) {
 	if !e.cfg.Coordinator(author) {
@@ -176,6 +183,9 @@ func (e *Engine) Prepare(ctx context.Context, author int64, a Audience, texts ma
 	a.Langs = append([]string(nil), a.Langs...)
 	sort.Strings(a.Langs)
 	if err := a.Validate(); err != nil {
+		return Broadcast{}, Preview{}, fmt.Errorf("broadcast prepare: %w", err)
+	}
+	if err := e.known(a); err != nil {
 		return Broadcast{}, Preview{}, fmt.Errorf("broadcast prepare: %w", err)
 	}
 	if err := ValidateTexts(texts, a); err != nil {
@@ -209,6 +219,33 @@ func (e *Engine) Prepare(ctx context.Context, author int64, a Audience, texts ma
 		return Broadcast{}, Preview{}, fmt.Errorf("broadcast prepare: %w", err)
 	}
 	return b, p, nil
+}
+
+// known checks a's district, topic and event against Config.KB.
+func (e *Engine) known(a Audience) error {
+	if e.cfg.KB == nil {
+		return nil
+	}
+	kb := e.cfg.KB()
+	if kb == nil {
+		return fmt.Errorf("audience: no knowledge base: %w", bot.ErrUnavailable)
+	}
+	if a.District != "" {
+		if d, ok := kb.Entry(a.District); !ok || d.Kind != knowledge.KindDistrict {
+			return fmt.Errorf("audience: district %q: %w", a.District, ErrUnknown)
+		}
+	}
+	if a.Topic != "" {
+		if _, ok := kb.Topic(a.Topic); !ok {
+			return fmt.Errorf("audience: topic %q: %w", a.Topic, ErrUnknown)
+		}
+	}
+	if a.EventID != "" {
+		if ev, ok := kb.Entry(a.EventID); !ok || ev.Kind != knowledge.KindEvent {
+			return fmt.Errorf("audience: event %q: %w", a.EventID, ErrUnknown)
+		}
+	}
+	return nil
 }
 
 // Confirm starts delivering draft id: it snapshots the recipients into

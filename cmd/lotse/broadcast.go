@@ -58,6 +58,7 @@ func (w *broadcasts) with(c bot.Config) bot.Config {
 		Coordinator: c.Staff.IsCoordinator,
 		Pacer:       w.pacer,
 		Reporter:    broadcast.BotReporter{Bot: w.ref, Logger: w.log},
+		KB:          c.KB.Current,
 		Now:         w.now,
 		Logger:      w.log,
 	})

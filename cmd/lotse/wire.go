@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,13 +36,23 @@ type sides struct {
 	// bot/monitor/batch.go for what a crash may lose).
 	batch *monitor.Batcher
 	lost  *batchLog
+	// closeBatch writes what batch collected and stops batching, once:
+	// a second caller waits for the first (nil without batch).
+	closeBatch func()
 }
 
 func sideStores(store bot.Store, now func() time.Time) sides {
 	if rs, ok := store.(*redisstore.Store); ok {
 		lost := &batchLog{}
 		batch := monitor.NewBatcher(rs.Monitor(), monitor.BatcherOptions{OnError: lost.report})
-		return sides{subs: rs, queue: rs, mon: batch, aud: rs, batch: batch, lost: lost}
+		closeBatch := sync.OnceFunc(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := batch.Close(ctx); err != nil {
+				lost.warn("monitoring counters not written at shutdown", err)
+			}
+		})
+		return sides{subs: rs, queue: rs, mon: batch, aud: rs, batch: batch, lost: lost, closeBatch: closeBatch}
 	}
 	r := memstore.NewReminders(now)
 	return sides{subs: r, queue: r, mon: memstore.NewMonitor(now), aud: r}
@@ -69,11 +80,7 @@ func (s sides) startReminders(ctx context.Context, b *bot.Bot, live *knowledge.L
 		s.lost.log.Store(log)
 		go func() {
 			<-ctx.Done()
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			defer cancel()
-			if err := s.batch.Close(cctx); err != nil {
-				log.Warn("monitoring counters not written at shutdown", "err", err)
-			}
+			s.closeMonitor()
 		}()
 	}
 	sch, err := remind.New(remind.Config{
@@ -91,9 +98,25 @@ func (s sides) startReminders(ctx context.Context, b *bot.Bot, live *knowledge.L
 	return nil
 }
 
+// closeMonitor writes the batched monitoring counters and stops batching
+// (later ones are written one by one); it returns when they are written,
+// also if startReminders' call at the end of ctx came first. `lotse run`
+// calls it before it closes the store, which that call would race.
+func (s sides) closeMonitor() {
+	if s.closeBatch != nil {
+		s.closeBatch()
+	}
+}
+
 // batchLog reports monitoring batches that could not be written, to the
 // logger startReminders was given.
 type batchLog struct{ log atomic.Pointer[slog.Logger] }
+
+func (l *batchLog) warn(msg string, err error) {
+	if log := l.log.Load(); log != nil {
+		log.Warn(msg, "err", err)
+	}
+}
 
 func (l *batchLog) report(err error, lost int) {
 	if log := l.log.Load(); log != nil {
@@ -107,7 +130,11 @@ func (l *batchLog) report(err error, lost int) {
 func recipients(c bot.Config, subs remind.Store) broadcast.Recipients {
 	s := broadcast.Subscribers{Subs: subs, KB: c.KB.Current, Sessions: c.Store}
 	if r, ok := c.Reminders.(remind.BotReminders); ok && r.Audience != nil {
-		return audience.Recipients{Index: r.Audience, Subscribers: s}
+		a := audience.Recipients{Index: r.Audience, Subscribers: s}
+		if c.Staff != nil {
+			a.Staff = c.Staff.IsStaff // staff are no refugees
+		}
+		return a
 	}
 	return s
 }
