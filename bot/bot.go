@@ -222,6 +222,7 @@ type turn struct {
 	storeDown bool // loading the session failed: do not overwrite it
 	claimed   bool // the turn holds the update's claim (UpdateClaimer)
 	forgotten bool // the user asked to be forgotten: save nothing
+	audDue    bool // the audience entry is due (stampAudience)
 	lang      string
 	askLang   bool // the user's language is unknown: ask for it
 
@@ -233,6 +234,7 @@ type turn struct {
 
 	stopHold func() // stops renewing the update's claim (holdClaim)
 	finished bool   // the update is marked done (TurnQueuer.QueueTurn)
+	requeue  bool   // an earlier attempt queued the reply (ClaimQueued)
 }
 
 func (t *turn) run() error {
@@ -265,6 +267,7 @@ func (t *turn) run() error {
 		return fmt.Errorf("bot: update %d: %w", in.UpdateID, ErrInProgress)
 	}
 	t.dispatch()
+	t.stampAudience()
 	if t.in.Kind == InCallback {
 		t.answerCallback()
 	}
@@ -321,10 +324,11 @@ func (t *turn) begin() Claim {
 			t.warn("begin failed", err)
 			t.useSession(Session{}, false, true)
 			return ClaimNew
-		case claim != ClaimNew:
+		case claim != ClaimNew && claim != ClaimQueued:
 			return claim
 		}
 		t.claimed = true
+		t.requeue = claim == ClaimQueued
 		t.holdClaim()
 		t.useSession(s, !s.Updated.IsZero(), false)
 		return ClaimNew
@@ -411,7 +415,8 @@ func (t *turn) sessionToSave() (Session, bool) {
 func sameSession(a, b Session) bool {
 	return a.Lang == b.Lang && a.LangChosen == b.LangChosen && a.Role == b.Role &&
 		a.NoticeShown == b.NoticeShown && a.State == b.State && a.Entry == b.Entry &&
-		a.District == b.District && slices.Equal(a.Results, b.Results) && a.Draft.equal(b.Draft)
+		a.District == b.District && slices.Equal(a.Results, b.Results) && a.Draft.equal(b.Draft) &&
+		a.Audience.Equal(b.Audience)
 }
 
 func (t *turn) send() error {

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -42,6 +43,12 @@ const (
 	ClaimBusy
 	// ClaimDone: the update was handled; drop it.
 	ClaimDone
+	// ClaimQueued: as ClaimNew, and an earlier handler of the update
+	// queued (or was queueing) its reply in the outbox with a TurnQueuer
+	// that is not atomic (Redis Cluster), then died or failed before it
+	// marked the update done. The reply must go to the outbox again
+	// (QueueTurn skips what is there), never be sent directly.
+	ClaimQueued
 )
 
 // UpdateClaimer is an optional Store capability: two-phase
@@ -63,7 +70,8 @@ type UpdateClaimer interface {
 	// BeginClaim claims updateID for lease unless it is claimed or done,
 	// and loads user's session, in one round trip. A user without a
 	// (decodable) session gets the zero Session; the session is
-	// meaningful only with ClaimNew.
+	// meaningful only with ClaimNew and ClaimQueued (which only a
+	// TurnQueuer that is not atomic returns).
 	BeginClaim(ctx context.Context, updateID int64, lease time.Duration, user UserKey) (Claim, Session, error)
 	// FinishUpdate marks updateID done for ttl. If s is not nil it also
 	// saves *s for user with sessionTTL, in the same round trip.
@@ -97,40 +105,67 @@ func (t *turn) holdClaim() {
 	if !ok || !t.claimed {
 		return
 	}
+	// Nearly every turn ends long before the first renewal, so the
+	// renewals run from a timer rather than a goroutine of their own:
+	// a turn that ends in time costs one timer, not a goroutine, a
+	// ticker and two context switches.
 	lease := t.b.cfg.ClaimLease
-	ctx, cancel := context.WithCancel(t.ctx)
-	done := make(chan struct{})
-	t.stopHold = func() {
-		cancel()
-		<-done
-	}
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(max(lease/3, time.Millisecond))
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			// A renewal must not take longer than the interval, or the
-			// next one comes late.
-			rctx, rcancel := context.WithTimeout(ctx, lease/3)
-			held, err := r.RenewClaim(rctx, t.in.UpdateID, lease)
-			rcancel()
-			switch {
-			case ctx.Err() != nil:
-				return
-			case err != nil:
-				// The lease covers two more tries.
-				t.warn("renew claim failed", err)
-			case !held:
-				t.b.log.Warn("update claim lost to another handler", "kind", kindName(t.in.Kind))
-				return
-			}
+	every := max(lease/3, time.Millisecond)
+	var (
+		mu      sync.Mutex
+		stopped bool
+		cancel  context.CancelFunc // of the renewal under way, if any
+		running sync.WaitGroup
+		timer   *time.Timer
+		due     = time.Now().Add(every)
+	)
+	renew := func() {
+		mu.Lock()
+		if stopped || t.ctx.Err() != nil {
+			mu.Unlock()
+			return
 		}
-	}()
+		running.Add(1)
+		defer running.Done()
+		// A renewal must not take longer than the interval, or the
+		// next one comes late.
+		rctx, rcancel := context.WithTimeout(t.ctx, lease/3)
+		cancel = rcancel
+		mu.Unlock()
+		held, err := r.RenewClaim(rctx, t.in.UpdateID, lease)
+		rcancel()
+		mu.Lock()
+		defer mu.Unlock()
+		cancel = nil
+		switch {
+		case stopped || t.ctx.Err() != nil:
+			return
+		case err != nil:
+			// The lease covers two more tries.
+			t.warn("renew claim failed", err)
+		case !held:
+			t.b.log.Warn("update claim lost to another handler", "kind", kindName(t.in.Kind))
+			return
+		}
+		// Keep a ticker's schedule: skip the ticks a slow renewal missed.
+		now := time.Now()
+		for due = due.Add(every); !due.After(now); due = due.Add(every) {
+		}
+		timer.Reset(due.Sub(now))
+	}
+	mu.Lock()
+	timer = time.AfterFunc(every, renew)
+	mu.Unlock()
+	t.stopHold = func() {
+		mu.Lock()
+		stopped = true
+		timer.Stop()
+		if cancel != nil {
+			cancel()
+		}
+		mu.Unlock()
+		running.Wait()
+	}
 }
 
 // stopHolding stops renewing the turn's claim (holdClaim); it may be

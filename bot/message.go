@@ -58,8 +58,17 @@ type Incoming struct {
 	// ReplyTo is the id of the message this one replies to (0: none), so
 	// a reply to a forwarded request finds its ticket.
 	ReplyTo int
-	Time    time.Time
+	// ReplyHead is the first line of the text or caption of the message
+	// replied to, only if the bot itself sent that message ("" for a
+	// reply to anybody else's message, and for no reply). It finds the
+	// ticket of a request message whose link was never stored (the bot
+	// died after Telegram accepted it). At most MaxReplyHead bytes.
+	ReplyHead string
+	Time      time.Time
 }
+
+// MaxReplyHead is the longest Incoming.ReplyHead a transport passes on.
+const MaxReplyHead = 256
 
 // Location is a point a user shared.
 type Location struct {

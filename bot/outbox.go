@@ -144,19 +144,40 @@ type QueuedTurn struct {
 	User       UserKey
 	Session    *Session
 	SessionTTL time.Duration
+	// From is the index in the turn's reply of the first entry queued:
+	// the messages before it were sent directly.
+	From int
+	// Lease is the update's claim lease (Config.ClaimLease), for a store
+	// that keeps the claim while it queues in several steps; zero means
+	// DefaultClaimLease.
+	Lease time.Duration
 }
+
+// ErrTurnUnfinished is returned by TurnQueuer.QueueTurn when the entries
+// were queued but the update could not be marked done (nor the session
+// saved). The reply must not be sent directly then: the update is
+// retried, its claim (ClaimQueued) says the reply was queued, and the
+// retry queues nothing twice.
+var ErrTurnUnfinished = errors.New("reply queued, update not marked done")
 
 // TurnQueuer is an optional capability of an Outbox that is also the
 // UpdateClaimer: it queues a turn's reply and finishes the turn
-// (UpdateClaimer.FinishUpdate) in one atomic step, so that a crash cannot
-// leave the reply queued and the update unmarked, which would answer the
+// (UpdateClaimer.FinishUpdate) in one step, so that a crash cannot leave
+// the reply queued and the update unmarked, which would answer the
 // redelivered update a second time beside the queued reply.
+//
+// Where the step cannot be atomic (Redis Cluster: the outbox, the update
+// record and the session are in different slots), the store first turns
+// the update's claim into a queued claim that outlives its lease, then
+// queues, then marks the update done. A crash in between leaves the
+// queued claim, and the redelivery gets ClaimQueued from BeginClaim.
 type TurnQueuer interface {
 	// QueueTurn is EnqueueOutbox of entries, one turn's reply in order,
 	// plus FinishUpdate of qt. Entries before one that was queued
 	// already are skipped too: an earlier attempt at the turn queued
-	// from there on, so it sent those before directly. Stores that cannot
-	// do it atomically say so in their documentation.
+	// from there on, so it sent those before directly. Returns
+	// ErrTurnUnfinished if the entries are queued but the update is not
+	// marked done.
 	QueueTurn(ctx context.Context, qt QueuedTurn, entries ...OutboxEntry) error
 }
 
@@ -359,13 +380,16 @@ func (d *dispatcher) deliver(ctx context.Context, it OutboxItem) bool {
 		d.release(ctx, it, outboxPaceRetry)
 		return false
 	case err == nil:
-		if err := d.settle(ctx, it, Delivered); err != nil {
-			return false
-		}
+		// Link before settling: a crash in between then leaves a linked
+		// copy (and at worst a second, also linked, copy after the
+		// redelivery) instead of a single copy staff cannot reply to.
 		if e.Link && id != 0 && e.Ref != "" && d.b.cfg.Tickets != nil {
 			if err := d.b.cfg.Tickets.LinkMessage(ctx, d.b.linkChat(e.Msg.ChatID), id, e.Ref); err != nil && !errors.Is(err, ErrNotFound) {
 				d.b.log.Warn("link message failed", "error_class", errClass(err))
 			}
+		}
+		if err := d.settle(ctx, it, Delivered); err != nil {
+			return false
 		}
 		return true
 	case errors.Is(err, ErrBlocked):
@@ -568,9 +592,13 @@ func (t *turn) idemKey(kind, ref string) string {
 // crash leaves either both (the redelivery is a duplicate and dropped)
 // or neither (the redelivery is answered). The idempotency keys carry
 // the update id and the message's index in the reply, and QueueTurn
-// skips what an earlier attempt sent before the part it queued, so even
-// where the step is not atomic (Redis Cluster) a redelivery that goes
-// through the outbox, because the session says so, queues nothing twice.
+// skips what an earlier attempt sent before the part it queued. Where
+// the step is not atomic (Redis Cluster), QueueTurn first leaves a
+// queued claim on the update (with the index it queues from), which a
+// crash leaves behind: the redelivery is claimed as ClaimQueued and its
+// reply goes through the outbox from that index on, where whatever the
+// earlier attempt queued is skipped. A first claim (the usual case)
+// costs nothing extra.
 
 // paceWait is how long a reply may wait for its chat's send slot before
 // it goes to the outbox. Short: the handler holds its batch that long.
@@ -696,13 +724,17 @@ func (p *pacedChats) settled(order string, now time.Time, ids ...string) {
 func (t *turn) sendOrQueue(i int, m Outgoing) (queued bool, err error) {
 	b := t.b
 	ps, ok := b.cfg.Sender.(PacedSender)
-	if !ok || b.cfg.Outbox == nil || !b.paced.on() {
+	// An earlier attempt at this update queued the reply (ClaimQueued):
+	// queue it again, whether or not this process paces, so that what
+	// is queued is skipped rather than sent a second time.
+	requeue := t.requeue && b.cfg.Outbox != nil
+	if !requeue && (!ok || b.cfg.Outbox == nil || !b.paced.on()) {
 		_, err := b.cfg.Sender.Send(t.ctx, m)
 		return false, err
 	}
 	order := b.outboxOrder(m.ChatID)
 	now := b.now()
-	held := b.paced.holds(order, t.orig.Paced, now)
+	held := requeue || b.paced.holds(order, t.orig.Paced, now)
 	if !held {
 		_, err := ps.SendWithin(t.ctx, m, paceWait)
 		if !errors.Is(err, ErrWouldWait) {
@@ -724,7 +756,12 @@ func (t *turn) sendOrQueue(i int, m Outgoing) (queued bool, err error) {
 	// Recorded before they are queued, so that a dispatcher settling
 	// them at once cannot count them down first.
 	b.paced.queued(order, ids, now)
-	if err := t.queueReply(rest); err != nil {
+	if err := t.queueReply(i, rest); err != nil {
+		if errors.Is(err, ErrTurnUnfinished) {
+			// Queued: sending it too would answer twice. The update is
+			// retried, and the retry (ClaimQueued) finishes the turn.
+			return false, fmt.Errorf("queue paced reply: %w", err)
+		}
 		b.paced.settled(order, b.now(), ids...)
 		if held {
 			// Sending now would overtake the queued replies; Telegram
@@ -745,13 +782,14 @@ func (t *turn) sendOrQueue(i int, m Outgoing) (queued bool, err error) {
 // (TurnQueuer) it also finishes the turn in the same step: the update's
 // done mark and the session, which records the paced reply (Session.Paced)
 // for whichever process handles the chat's next update.
-func (t *turn) queueReply(rest []OutboxEntry) error {
+func (t *turn) queueReply(from int, rest []OutboxEntry) error {
 	b := t.b
 	tq, ok := b.cfg.Outbox.(TurnQueuer)
 	if !ok || !t.claimed {
 		return b.enqueue(t.ctx, rest...)
 	}
-	qt := QueuedTurn{UpdateID: t.in.UpdateID, DoneTTL: b.cfg.DedupeTTL, User: t.user, SessionTTL: b.cfg.SessionTTL}
+	qt := QueuedTurn{UpdateID: t.in.UpdateID, DoneTTL: b.cfg.DedupeTTL, User: t.user, SessionTTL: b.cfg.SessionTTL,
+		From: from, Lease: b.cfg.ClaimLease}
 	if !t.storeDown && !t.forgotten && t.in.ChatID == t.in.UserID {
 		s := t.s
 		s.Paced = t.now

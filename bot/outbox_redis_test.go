@@ -2,9 +2,15 @@ package bot_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/lotse-bot/lotse/bot"
 	"github.com/lotse-bot/lotse/bot/bottest"
@@ -23,22 +29,53 @@ func mustRedisStore(t *testing.T) *redisstore.Store {
 	return redisstore.New(rdb, redisstore.Options{Namespace: bottest.Namespace(t, rdb), Now: time.Now})
 }
 
+// startedOutbox is a store as Outbox that tells when a dispatcher first
+// fetched: it runs then, and the bot paces replies.
+type startedOutbox struct {
+	*redisstore.Store
+	once    sync.Once
+	started chan struct{}
+}
+
+func newStartedOutbox(s *redisstore.Store) *startedOutbox {
+	return &startedOutbox{Store: s, started: make(chan struct{})}
+}
+
+func (s *startedOutbox) FetchOutbox(ctx context.Context, consumer string, n int, wait time.Duration) ([]bot.OutboxItem, error) {
+	s.once.Do(func() { close(s.started) })
+	return s.Store.FetchOutbox(ctx, consumer, n, wait)
+}
+
+// run runs b's dispatcher until the returned stop (or the test's end),
+// returning once it runs.
+func (s *startedOutbox) run(t *testing.T, b *bot.Bot, consumer string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.RunOutbox(ctx, consumer); close(done) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	select {
+	case <-s.started:
+	case <-done:
+		t.Fatal("the dispatcher ended at once")
+	}
+	return stop
+}
+
 // newPacedBot is a bot on store (as Store and Outbox) sending through pr,
 // with a dispatcher running until the returned stop.
 func newPacedBot(t *testing.T, h *harness, store *redisstore.Store, pr *pacedRecorder, consumer string) (*bot.Bot, func()) {
 	t.Helper()
+	ob := newStartedOutbox(store)
 	b, err := bot.New(bot.Config{KB: knowledge.NewLive(h.kb), Store: store, Sender: pr, Catalog: h.cat,
-		Now: time.Now, UserKeySecret: secret, Logger: newTestLogger(h.log), Outbox: store,
+		Now: time.Now, UserKeySecret: secret, Logger: newTestLogger(h.log), Outbox: ob,
 		Flood: bot.FloodLimit{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { b.RunOutbox(ctx, consumer); close(done) }()
-	stop := func() { cancel(); <-done }
-	t.Cleanup(stop)
-	return b, stop
+	return b, ob.run(t, b, consumer)
 }
 
 // TestOutboxSlowChatHoldsNoOther: a group chat whose send slot stays
@@ -144,5 +181,155 @@ func TestPacedReplyRedeliveredAfterCrash(t *testing.T) {
 			texts = append(texts, m.Text[:min(len(m.Text), 30)])
 		}
 		t.Fatalf("chat got %d messages %q, want the two answers once each, in order", len(got), texts)
+	}
+}
+
+var errKilled = errors.New("test: process killed")
+
+// killHook makes a Redis client behave like a process killed with
+// kill -9 right after the first command matching after succeeded: every
+// later command fails without reaching Redis.
+type killHook struct {
+	after func(args []any) bool
+	dead  atomic.Bool
+}
+
+func (h *killHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *killHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.dead.Load() {
+			cmd.SetErr(errKilled)
+			return errKilled
+		}
+		err := next(ctx, cmd)
+		if err == nil && h.after(cmd.Args()) {
+			h.dead.Store(true)
+		}
+		return err
+	}
+}
+
+func (h *killHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.dead.Load() {
+			for _, c := range cmds {
+				c.SetErr(errKilled)
+			}
+			return errKilled
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// killedSender is the dying process's connection to Telegram: nothing
+// leaves it once kill fired.
+type killedSender struct {
+	*pacedRecorder
+	kill *killHook
+}
+
+func (k killedSender) Send(ctx context.Context, m bot.Outgoing) (int, error) {
+	if k.kill.dead.Load() {
+		return 0, errKilled
+	}
+	return k.pacedRecorder.Send(ctx, m)
+}
+
+func (k killedSender) SendWithin(ctx context.Context, m bot.Outgoing, wait time.Duration) (int, error) {
+	if k.kill.dead.Load() {
+		return 0, errKilled
+	}
+	return k.pacedRecorder.SendWithin(ctx, m, wait)
+}
+
+// newLeaseBot is a bot on store (as Store and Outbox) with a claim lease
+// of lease; start runs its dispatcher until the test ends.
+func newLeaseBot(t *testing.T, h *harness, store *redisstore.Store, s bot.Sender, lease time.Duration) (b *bot.Bot, start func(consumer string)) {
+	t.Helper()
+	ob := newStartedOutbox(store)
+	b, err := bot.New(bot.Config{KB: knowledge.NewLive(h.kb), Store: store, Sender: s, Catalog: h.cat,
+		Now: time.Now, UserKeySecret: secret, Logger: newTestLogger(h.log), Outbox: ob,
+		Flood: bot.FloodLimit{Off: true}, ClaimLease: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, func(consumer string) { ob.run(t, b, consumer) }
+}
+
+// TestPacedReplyKilledInCluster: in a Redis Cluster the outbox, the
+// update record and the session are in different slots, so queueing a
+// paced reply and marking its update done are separate steps. A process
+// killed right after the outbox write (kill -9: its Redis connection and
+// its sends end there) leaves a queued claim; the update, redelivered to
+// a new process that does not pace (no dispatcher yet) while the chat's
+// slot is free, is not answered directly: the reply is queued already.
+// The chat gets it exactly once, and the update is done.
+func TestPacedReplyKilledInCluster(t *testing.T) {
+	rdb := bottest.Cluster(t)
+	ns := bottest.Namespace(t, rdb)
+	h := &harness{t: t, cat: mustCatalog(t), kb: mustTestKB(t), log: &syncBuffer{}}
+	pr := &pacedRecorder{Recorder: bottest.NewRecorder(), busy: map[int64]bool{}}
+	h.rec = pr.Recorder
+	const lease = 300 * time.Millisecond
+
+	// Only the enqueue script names the outbox's counter.
+	kill := &killHook{after: func(args []any) bool { return slices.Contains(args, any(ns+":{ob}:n")) }}
+	dc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: rdb.Options().Addrs})
+	t.Cleanup(func() { dc.Close() })
+	dc.AddHook(kill)
+	dying := redisstore.New(dc, redisstore.Options{Namespace: ns, Now: time.Now})
+	b1, start1 := newLeaseBot(t, h, dying, killedSender{pr, kill}, lease)
+	start1("k1")
+	h.bot = b1
+	calm, u := h.user(811, "de"), h.user(810, "de")
+	calm.say("/start")
+	want := allText(calm.say("Wohngeld"))
+	if want == "" {
+		t.Fatal("the reference answer is empty")
+	}
+	u.say("/start")
+	before := len(pr.To(u.id))
+
+	pr.setBusy(u.id, true)
+	in := u.incoming(bot.InText)
+	in.Text = "Wohngeld"
+	_ = b1.Handle(context.Background(), in) // the process dies inside
+	if !kill.dead.Load() {
+		t.Fatal("the reply was not queued: the process was not killed at the outbox write")
+	}
+	if n := len(pr.To(u.id)) - before; n != 0 {
+		t.Fatalf("%d messages sent before the kill, want 0 (queued)", n)
+	}
+
+	pr.setBusy(u.id, false)
+	store := redisstore.New(rdb, redisstore.Options{Namespace: ns, Now: time.Now})
+	b2, start2 := newLeaseBot(t, h, store, pr, lease)
+	var err error
+	for range 200 { // until the dead handler's lease ended
+		if err = b2.Handle(context.Background(), in); !errors.Is(err, bot.ErrInProgress) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if n := len(pr.To(u.id)) - before; n != 0 {
+		t.Fatalf("the redelivered update sent %d messages directly, want 0 (its reply is queued)", n)
+	}
+	start2("p2")
+	waitFor(t, "the queued reply", func() bool { return len(pr.To(u.id)) > before })
+	waitFor(t, "an empty outbox", func() bool {
+		items, err := store.FetchOutbox(context.Background(), "probe", 100, 0)
+		return err == nil && len(items) == 0
+	})
+	h.bot = b2
+	if got := u.send(in); len(got) != 0 {
+		t.Fatalf("a further redelivery sent %d messages, want 0 (a duplicate)", len(got))
+	}
+	got := pr.To(u.id)[before:]
+	if len(got) != 1 || got[0].Text != want {
+		t.Fatalf("chat got %d messages, want the answer exactly once", len(got))
 	}
 }

@@ -511,27 +511,81 @@ func (t *turn) staffCancelReply() bool {
 // requester in their chat, or from staff responsible for it. It reports
 // false if the message is not linked (or the sender has nothing to do
 // with the ticket), so the update is handled as usual.
+//
+// A message the bot sent but never linked (it died after Telegram
+// accepted the message and before the link was stored; see outbox.go)
+// is recognised by the header it starts with (linkedRef), with the same
+// rules for who may answer, and linked then.
 func (t *turn) replyToTicket() bool {
 	if t.in.Kind != InText && t.in.Kind != InPhoto && t.in.Kind != InDocument {
 		return false
 	}
 	ref, err := t.b.cfg.Tickets.TicketForMessage(t.ctx, t.b.linkChat(t.in.ChatID), t.in.ReplyTo)
+	unlinked := false
 	if err != nil {
-		return false
+		var ok bool
+		if ref, ok = t.linkedRef(t.in.ReplyHead); !errors.Is(err, ErrNotFound) || !ok {
+			return false
+		}
+		unlinked = true
 	}
 	tk, err := t.b.cfg.Tickets.Ticket(t.ctx, ref)
 	if err != nil {
 		return false
 	}
+	requester := t.user != "" && tk.Requester == t.user && tk.RequesterChat == t.in.ChatID
 	switch {
-	case t.user != "" && tk.Requester == t.user && tk.RequesterChat == t.in.ChatID:
+	case requester:
 		t.withLanguage(func() { t.requesterReply(ref) })
 	case t.b.cfg.Staff.IsStaff(t.in.UserID):
 		t.staffAnswer(ref)
 	default:
 		return false
 	}
+	if unlinked && (requester || t.b.cfg.Staff.MayAct(t.in.UserID, tk.Assignee)) {
+		t.b.log.Info("unlinked ticket message recognised", "kind", kindName(t.in.Kind))
+		if err := t.b.cfg.Tickets.LinkMessage(t.ctx, t.b.linkChat(t.in.ChatID), t.in.ReplyTo, ref); err != nil {
+			t.b.log.Warn("link message failed", "error_class", errClass(err))
+		}
+	}
 	return true
+}
+
+// linkedHeads are the messages that start the texts the outbox links to
+// a ticket (postTicketTo, requesterReply, staffAnswer, the reminder):
+// their first line with the reference is how linkedRef knows them.
+var linkedHeads = []string{"StaffHeaderNew", "StaffHeaderEscalated", "StaffHeaderShow", "StaffReminder",
+	"StaffRequesterReply", "RequestAnswer"}
+
+// linkedRef returns the ticket of a message the bot sent and would have
+// linked, from its first line head (Incoming.ReplyHead): one of the
+// linkedHeads, in any language, or a relayed file's caption ("K-7F3Q",
+// "K-7F3Q: ..."). Notes about a ticket ("K-7F3Q is now handled by
+// ...") are never linked, so a reply to them is no answer either.
+func (t *turn) linkedRef(head string) (string, bool) {
+	head = strings.TrimSpace(strings.TrimLeft(head, "\u200e\u200f\u061c"))
+	ref, ok := RefInText(head)
+	if !ok {
+		return "", false
+	}
+	if head == ref || strings.HasPrefix(head, ref+": ") {
+		return ref, true
+	}
+	c := t.b.cfg.Catalog
+	first := func(s string) string { s, _, _ = strings.Cut(s, "\n"); return strings.TrimSpace(s) }
+	for _, lang := range c.Languages() {
+		for _, id := range linkedHeads {
+			if first(c.T(lang, id, map[string]any{"Ref": ref})) == head {
+				return ref, true
+			}
+		}
+		for _, p := range t.b.cfg.Staff.All() {
+			if first(c.T(lang, "StaffHeaderHandedOver", map[string]any{"Ref": ref, "Person": personName(t.kb, lang, p)})) == head {
+				return ref, true
+			}
+		}
+	}
+	return "", false
 }
 
 // staffAnswer relays a staff member's message to the requester, then

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -107,6 +108,9 @@ const (
 	EventClosed     EventKind = "closed"
 	EventCancelled  EventKind = "cancelled"
 	EventRedacted   EventKind = "redacted" // personal content removed
+	// EventMoved: the assignee's desk moved to another chat (a reloaded
+	// staff file); assignee, state and claim stay (requeue.go).
+	EventMoved EventKind = "moved"
 )
 
 // Actor says who caused an event: ActorRequester, ActorSystem or a staff
@@ -293,6 +297,7 @@ type TicketStore interface {
 //	closed       open, claimed, answered    → closed     staff
 //	cancelled    open, claimed, answered    → cancelled  requester, system
 //	redacted     any but redacted           → final      requester, system
+//	moved        open, claimed, answered    → same       system
 func (t *Ticket) Apply(ev TicketEvent) error {
 	if err := ev.validate(); err != nil {
 		return err
@@ -373,6 +378,14 @@ func (t *Ticket) Apply(ev TicketEvent) error {
 			return bad()
 		}
 		next = TicketCancelled
+	case EventMoved:
+		if !nonFinal || ev.Actor != ActorSystem {
+			return bad()
+		}
+		if ev.AssigneeChat == 0 || ev.Assignee != "" && ev.Assignee != t.Assignee {
+			return fmt.Errorf("moved without the assignee's new chat: %w", ErrInvalid)
+		}
+		t.AssigneeChat = ev.AssigneeChat
 	case EventRedacted:
 		if t.Redacted || t.State == "" || isStaff {
 			return bad()
@@ -575,3 +588,47 @@ func ParseRef(s string) (ref string, ok bool) {
 	}
 	return RefPrefix + s, true
 }
+
+// maxRefScan bounds how much of a line RefInText reads.
+const maxRefScan = 1024
+
+// RefInText returns the first reference printed in the first line of s
+// in Lotse's own spelling ("K-" and 4 to 8 digits of the reference
+// alphabet, not part of a longer word), as a request message's header
+// or a relayed file's caption shows it. Unlike ParseRef it accepts no
+// typing variants: it reads what Lotse wrote, not what a person typed.
+// ok is false if the line holds none.
+func RefInText(s string) (ref string, ok bool) {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > maxRefScan {
+		s = s[:maxRefScan]
+	}
+	for from := 0; from < len(s); {
+		i := strings.Index(s[from:], RefPrefix)
+		if i < 0 {
+			return "", false
+		}
+		start := from + i
+		from = start + 1
+		end := start + len(RefPrefix)
+		for end < len(s) && end-start-len(RefPrefix) <= maxRefDigits && strings.IndexByte(refAlphabet, s[end]) >= 0 {
+			end++
+		}
+		digits := s[start+len(RefPrefix) : end]
+		if len(digits) < RefDigits || len(digits) > maxRefDigits || digits[0] == 'K' {
+			continue
+		}
+		if r, _ := utf8.DecodeLastRuneInString(s[:start]); start > 0 && isWordRune(r) {
+			continue
+		}
+		if r, _ := utf8.DecodeRuneInString(s[end:]); end < len(s) && isWordRune(r) {
+			continue
+		}
+		return s[start:end], true
+	}
+	return "", false
+}
+
+func isWordRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }

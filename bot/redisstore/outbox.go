@@ -156,11 +156,16 @@ func (s *Store) enqueue(ctx context.Context, skip bool, extra []string, doneTTL,
 
 // QueueTurn implements bot.TurnQueuer. On one Redis server (or a
 // Sentinel group) it is one script: the entries, the update's done mark
-// and the session are written together or not at all. In a Cluster the
-// update record and the session live in other slots than the outbox, so
-// it is two steps, the outbox first: a crash between them leaves the
-// update unmarked, and its redelivery is answered again (the window
-// UpdateClaimer documents for direct replies).
+// and the session are written together or not at all.
+//
+// In a Cluster the update record and the session live in other slots
+// than the outbox, so it is three steps (queueTurnCluster): the claim
+// becomes a queued claim, the entries are queued, the update is marked
+// done with the session. A crash after the first step leaves the queued
+// claim, so the redelivery is claimed as bot.ClaimQueued (once the lease
+// ended) and queues its reply again from the same message on, which
+// skips what is queued: nothing is sent twice, and a first claim costs
+// no extra round trip.
 func (s *Store) QueueTurn(ctx context.Context, qt bot.QueuedTurn, entries ...bot.OutboxEntry) error {
 	doneTTL, err := checkTTL(qt.DoneTTL)
 	if err != nil {
@@ -182,10 +187,7 @@ func (s *Store) QueueTurn(ctx context.Context, qt bot.QueuedTurn, entries ...bot
 		raw = string(b)
 	}
 	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
-		if err := s.enqueue(ctx, true, nil, "", "", 0, entries); err != nil {
-			return wrap("queue turn", err)
-		}
-		return s.FinishUpdate(ctx, qt.UpdateID, doneTTL, qt.User, qt.Session, sessTTL)
+		return s.queueTurnCluster(ctx, qt, doneTTL, sessTTL, entries)
 	}
 	extra := []string{s.updateKey(qt.UpdateID)}
 	if sessKey != "" {
@@ -193,6 +195,54 @@ func (s *Store) QueueTurn(ctx context.Context, qt bot.QueuedTurn, entries ...bot
 	}
 	err = s.enqueue(ctx, true, extra, strconv.FormatInt(doneTTL.Milliseconds(), 10), raw, sessTTL.Milliseconds(), entries)
 	return wrap("queue turn", err)
+}
+
+// queuedScript turns the claim on an update (KEYS[1]) into a queued
+// claim, "q:<lease end ms>:<from>", kept for the done TTL so that it
+// outlives a crash; the lease end keeps redeliveries out meanwhile
+// (BeginClaim). A queued claim left by an earlier attempt keeps its
+// from: that attempt sent the messages before it directly. ARGV: from,
+// lease ms, done ttl ms. Returns from, or -1 (changing nothing) if the
+// update is marked done: the claim was lost to a handler that answered.
+var queuedScript = redis.NewScript(luaNowMs + `
+local v = redis.call('GET', KEYS[1])
+if v and v ~= 'p' and string.sub(v, 1, 2) ~= 'q:' then return -1 end
+local from = ARGV[1]
+if v then from = string.match(v, '^q:%d+:(%d+)$') or from end
+redis.call('SET', KEYS[1], 'q:' .. string.format('%.0f', nowms() + tonumber(ARGV[2])) .. ':' .. from, 'PX', ARGV[3])
+return tonumber(from)
+`)
+
+// queueTurnCluster is QueueTurn in a Cluster: the queued claim, the
+// entries, the done mark and session, in that order.
+func (s *Store) queueTurnCluster(ctx context.Context, qt bot.QueuedTurn, doneTTL, sessTTL time.Duration, entries []bot.OutboxEntry) error {
+	for _, e := range entries {
+		if err := checkOutboxEntry(e); err != nil {
+			return err
+		}
+	}
+	lease := qt.Lease
+	if lease <= 0 {
+		lease = bot.DefaultClaimLease
+	}
+	from, err := queuedScript.Run(ctx, s.rdb, []string{s.updateKey(qt.UpdateID)}, max(qt.From, 0),
+		max(lease.Milliseconds(), 1), doneTTL.Milliseconds()).Int()
+	switch {
+	case err != nil:
+		return wrap("queue turn", err)
+	case from < 0:
+		return nil // answered by another handler: queue nothing
+	}
+	// The earlier attempt that queued from a later message sent the
+	// ones before directly.
+	entries = entries[min(max(from-qt.From, 0), len(entries)):]
+	if err := s.enqueue(ctx, true, nil, "", "", 0, entries); err != nil {
+		return wrap("queue turn", err)
+	}
+	if err := s.FinishUpdate(ctx, qt.UpdateID, doneTTL, qt.User, qt.Session, sessTTL); err != nil {
+		return fmt.Errorf("redisstore: queue turn: %w: %w", bot.ErrTurnUnfinished, err)
+	}
+	return nil
 }
 
 func checkOutboxEntry(e bot.OutboxEntry) error {

@@ -8,6 +8,8 @@
 //	ns:upd:<update id>       "p", SET NX PX lease            BeginClaim (in progress), RenewClaim
 //	                         "d", SET PX ttl                 FinishUpdate (done)
 //	                         "1", SET NX PX ttl              FirstSeen, Begin (done)
+//	                         "q:<lease end ms>:<from>",      QueueTurn in a Cluster (reply queued
+//	                         SET PX ttl                      from message <from> on), RenewClaim
 //	ns:{u:<user key>}:s      session JSON, SET PX ttl        SaveSession (TTL refreshed on every save)
 //
 // plus the ticket keys below.
@@ -158,15 +160,19 @@ func (s *Store) FirstSeen(ctx context.Context, updateID int64, ttl time.Duration
 	return first, nil
 }
 
-// Values of an update record.
+// Values of an update record. updQueued starts the record QueueTurn
+// writes in a Cluster (see queuedScript), a claim that also says the
+// reply is (being) queued in the outbox.
 const (
 	updInProgress = "p"
 	updDone       = "d"
+	updQueued     = "q:"
 )
 
 // releaseScript deletes an update record only while it is a claim: a
 // handler whose lease ran out must not delete the done mark of the one
-// that answered since.
+// that answered since. A queued claim (updQueued) stays: the reply may be
+// in the outbox, and the redelivery must find that out (ClaimQueued).
 var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
 // ReleaseUpdate implements bot.UpdateReleaser: it forgets a claim on
@@ -176,13 +182,45 @@ func (s *Store) ReleaseUpdate(ctx context.Context, updateID int64) error {
 	return wrap("release update", releaseScript.Run(ctx, s.rdb, []string{s.updateKey(updateID)}, updInProgress).Err())
 }
 
-// renewScript extends a claim, or takes it again if the record is gone;
-// it leaves a done mark (or a FirstSeen record) alone and returns 0.
-var renewScript = redis.NewScript(`
+// luaNowMs is the Redis clock in ms; queued claims keep their lease end
+// in the value (their key lives as long as a done mark) and are only
+// ever compared with the clock of the node that wrote them.
+const luaNowMs = `
+local function nowms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
+
+// renewScript extends a claim (a queued claim's lease end included), or
+// takes it again if the record is gone; it leaves a done mark (or a
+// FirstSeen record) alone and returns 0.
+var renewScript = redis.NewScript(luaNowMs + `
 local v = redis.call("GET", KEYS[1])
 if v == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
 if not v then redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2]) return 1 end
+local from = string.match(v, "^q:%d+:(%d+)$")
+if from then
+  redis.call("SET", KEYS[1], "q:" .. string.format("%.0f", nowms() + tonumber(ARGV[2])) .. ":" .. from, "KEEPTTL")
+  return 1
+end
 return 0`)
+
+// resumeScript takes over a queued claim (updQueued) whose lease ended:
+// its handler died or failed between queueing the reply and marking the
+// update done. It returns 3 (ClaimQueued, the record stays a queued claim
+// with the caller's lease), 1 while the lease runs (busy), 2 for a done
+// record, 0 if the record is gone (a fresh claim, taken).
+var resumeScript = redis.NewScript(luaNowMs + `
+local v = redis.call("GET", KEYS[1])
+if not v then redis.call("SET", KEYS[1], "p", "PX", ARGV[1]) return 0 end
+if v == "p" then return 1 end
+local exp, from = string.match(v, "^q:(%d+):(%d+)$")
+if not exp then return 2 end
+local now = nowms()
+if tonumber(exp) > now then return 1 end
+redis.call("SET", KEYS[1], "q:" .. string.format("%.0f", now + tonumber(ARGV[1])) .. ":" .. from, "KEEPTTL")
+return 3`)
 
 // RenewClaim implements bot.ClaimRenewer in one script call.
 func (s *Store) RenewClaim(ctx context.Context, updateID int64, lease time.Duration) (bool, error) {
@@ -200,7 +238,9 @@ func (s *Store) RenewClaim(ctx context.Context, updateID int64, lease time.Durat
 // BeginClaim implements bot.UpdateClaimer in one pipelined round trip:
 // SET NX of the claim, GET of the update record (the claim just set, or
 // what stopped it) and GET of the session. Any record other than a claim
-// counts as done, including FirstSeen's.
+// counts as done, including FirstSeen's. A queued claim (written by
+// QueueTurn in a Cluster only) takes a second round trip (resumeScript):
+// bot.ClaimQueued once its lease ended, bot.ClaimBusy before.
 func (s *Store) BeginClaim(ctx context.Context, updateID int64, lease time.Duration, user bot.UserKey) (bot.Claim, bot.Session, error) {
 	key, err := s.userKey(user, suffixSession)
 	if err != nil {
@@ -225,12 +265,26 @@ func (s *Store) BeginClaim(ctx context.Context, updateID int64, lease time.Durat
 		return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
 	case prev == updInProgress:
 		return bot.ClaimBusy, bot.Session{}, nil
-	default:
+	case !strings.HasPrefix(prev, updQueued):
 		return bot.ClaimDone, bot.Session{}, nil
+	}
+	claimed := bot.ClaimNew
+	if prev != "" { // a queued claim
+		n, err := resumeScript.Run(ctx, s.rdb, []string{ukey}, lease.Milliseconds()).Int()
+		switch {
+		case err != nil:
+			return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
+		case n == 1:
+			return bot.ClaimBusy, bot.Session{}, nil
+		case n == 2:
+			return bot.ClaimDone, bot.Session{}, nil
+		case n == 3:
+			claimed = bot.ClaimQueued
+		}
 	}
 	raw, err := get.Bytes()
 	if errors.Is(err, redis.Nil) {
-		return bot.ClaimNew, bot.Session{}, nil
+		return claimed, bot.Session{}, nil
 	}
 	if err != nil {
 		// The claim is held: give it back, or the update would wait for
@@ -242,9 +296,9 @@ func (s *Store) BeginClaim(ctx context.Context, updateID int64, lease time.Durat
 	}
 	sess, err := decodeSession(raw)
 	if errors.Is(err, bot.ErrNotFound) {
-		return bot.ClaimNew, bot.Session{}, nil
+		return claimed, bot.Session{}, nil
 	}
-	return bot.ClaimNew, sess, err
+	return claimed, sess, err
 }
 
 // FinishUpdate implements bot.UpdateClaimer: the done mark, and the

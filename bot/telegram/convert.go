@@ -87,6 +87,7 @@ func fromMessage(in bot.Incoming, m *tgbotapi.Message, botUsername string, edite
 
 	if r := m.ReplyToMessage; r != nil {
 		in.ReplyTo = r.MessageID
+		in.ReplyHead = replyHead(r, botUsername)
 	}
 	in.Text = m.Text
 	switch {
@@ -144,6 +145,25 @@ func fromMessage(in bot.Incoming, m *tgbotapi.Message, botUsername string, edite
 		in.Command, in.Args = "", ""
 	}
 	return in, true
+}
+
+// replyHead is the first line of r's text or caption if this bot sent r
+// (see bot.Incoming.ReplyHead). Bot usernames are unique, so a message
+// of another bot, or a user's copy of ours, never passes; without
+// botUsername nothing does.
+func replyHead(r *tgbotapi.Message, botUsername string) string {
+	if botUsername == "" || r.From == nil || !r.From.IsBot || !strings.EqualFold(r.From.UserName, botUsername) {
+		return ""
+	}
+	s := r.Text
+	if s == "" {
+		s = r.Caption
+	}
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > bot.MaxReplyHead {
+		s = strings.ToValidUTF8(s[:bot.MaxReplyHead], "")
+	}
+	return s
 }
 
 func setUser(in *bot.Incoming, u *tgbotapi.User) {

@@ -25,7 +25,9 @@ func loadStaff(cfg Config, kb *knowledge.KB) (*bot.StaffDirectory, error) {
 // staffReloader returns what SIGHUP does for the staff file after the
 // knowledge base was reloaded (nil without LOTSE_STAFF_FILE): read it
 // again, check it against the knowledge base in force and put it in force;
-// staff no longer in it lose their claimed requests to the queue. A broken
+// staff no longer in it (or no longer on a request's desk) lose their
+// claimed requests to the queue, and the open requests of a desk whose
+// chat changed are posted in the new chat (bot.Bot.RequeueAll). A broken
 // file is refused with every problem (file:line) in the log, and the last
 // good staff stay in force.
 func staffReloader(ctx context.Context, b *bot.Bot, path string, live *knowledge.Live, log *slog.Logger) func() {
@@ -41,14 +43,14 @@ func staffReloader(ctx context.Context, b *bot.Bot, path string, live *knowledge
 			log.Error("staff file reload refused; the previous staff stay in force", "problems", err.Error())
 			return
 		}
-		moved, err := b.Requeue(ctx)
+		r, err := b.RequeueAll(ctx)
 		if err != nil {
 			// The new staff are in force; the next start-up or reload
-			// returns the rest.
-			log.Warn("staff file reloaded; returning requests of removed staff incomplete", "requests_returned", moved, "err", err)
+			// returns or moves the rest.
+			log.Warn("staff file reloaded; returning or moving requests incomplete", "requests_returned", r.Returned, "requests_moved", r.Moved, "err", err)
 			return
 		}
-		log.Info("staff file reloaded", "requests_returned", moved)
+		log.Info("staff file reloaded", "requests_returned", r.Returned, "requests_moved", r.Moved)
 	}
 }
 
@@ -105,7 +107,8 @@ func tokensOf(store bot.Store, staff *bot.StaffDirectory) bot.TokenStore {
 }
 
 // startTickets returns the tickets of staff no longer configured to the
-// queue and starts this replica's outbox dispatcher, which also delivers
+// queue, moves those of desks whose chat changed while Lotse was down, and
+// starts this replica's outbox dispatcher, which also delivers
 // replies queued to wait for their chat's send slot (so it runs without
 // staff too).
 func startTickets(ctx context.Context, b *bot.Bot, staff *bot.StaffDirectory, log *slog.Logger) {

@@ -112,7 +112,7 @@ func TestTicketsMeasured(t *testing.T) {
 	var done chan struct{}
 	start := func() {
 		c := exec.Command(bin, "run")
-		c.Env = env
+		c.Env = childLogCopy(env)
 		c.Stdout, c.Stderr = &logs, &logs
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -169,7 +169,7 @@ func TestTicketsMeasured(t *testing.T) {
 		}
 		return false
 	}
-	marker := func(kind string, u int64) string { return fmt.Sprintf("%s-%d-X", kind, u) }
+	marker := func(kind string, u int64) string { return fmt.Sprintf("%s-%d-X%s", kind, u, bottest.CanaryText) }
 
 	// Phase 1: every user opens a request; the bot is killed when half
 	// of them have been sent.
@@ -240,7 +240,10 @@ func TestTicketsMeasured(t *testing.T) {
 				hits++
 				if hits > 1 {
 					dupRefs = append(dupRefs, r.ref+"/"+refRE.FindString(m.Text))
+					continue
 				}
+				// Staff work with the first copy: of a duplicate (see
+				// below) it is the one that may never have been linked.
 				r.card = m
 				r.ref = refRE.FindString(m.Text)
 			}
@@ -321,7 +324,10 @@ func TestTicketsMeasured(t *testing.T) {
 	outageEnd := time.Now().Add(size.outage)
 	nextID := 900000
 	var idMu sync.Mutex
-	reply := func(chat, user int64, text string, to int) {
+	// Telegram quotes the message replied to, with its author (the bot)
+	// and text.
+	self := &tgbotapi.User{ID: 123456, IsBot: true, FirstName: "Lotse", UserName: api.BotUsername()}
+	reply := func(chat, user int64, text string, to bottest.SentMessage) {
 		idMu.Lock()
 		nextID++
 		id := nextID
@@ -334,7 +340,7 @@ func TestTicketsMeasured(t *testing.T) {
 			MessageID: id, Date: int(time.Now().Unix()), Text: text,
 			From:           &tgbotapi.User{ID: user, FirstName: "Staff", LanguageCode: "de"},
 			Chat:           &tgbotapi.Chat{ID: chat, Type: typ},
-			ReplyToMessage: &tgbotapi.Message{MessageID: to, Chat: &tgbotapi.Chat{ID: chat, Type: typ}},
+			ReplyToMessage: &tgbotapi.Message{MessageID: to.MessageID, Chat: &tgbotapi.Chat{ID: chat, Type: typ}, From: self, Text: to.Text},
 		}})
 	}
 	byStaff := map[int64][]*req{}
@@ -348,8 +354,8 @@ func TestTicketsMeasured(t *testing.T) {
 					// Staff in private chats pass the per-user limit too.
 					time.Sleep(4200 * time.Millisecond)
 				}
-				reply(r.chat, su, marker("ANS1", r.user), r.card.MessageID)
-				reply(r.chat, su, marker("ANS2", r.user), r.card.MessageID)
+				reply(r.chat, su, marker("ANS1", r.user), r.card)
+				reply(r.chat, su, marker("ANS2", r.user), r.card)
 			}
 		})
 	}
