@@ -197,6 +197,8 @@ type Client struct {
 	obs     Observer
 	lastOK  atomic.Int64 // unix nanoseconds of the last call Telegram answered
 
+	sendMessageURL string // see methodURL
+
 	// sharedDown and lockDown: until when (unix nanoseconds) the shared
 	// limiter is bypassed, and the lock warning is not repeated.
 	sharedDown, lockDown atomic.Int64
@@ -235,7 +237,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if _, err := crand.Read(key); err != nil {
 		return nil, fmt.Errorf("telegram: %w", err)
 	}
-	c := &Client{cfg: cfg, hc: hc, log: cfg.Logger, lim: newLimiter(cfg), hashKey: key, obs: cfg.Observer}
+	c := &Client{cfg: cfg, hc: hc, log: cfg.Logger, lim: newLimiter(cfg), hashKey: key, obs: cfg.Observer,
+		sendMessageURL: methodURL(cfg.Endpoint, cfg.Token, "sendMessage")}
 
 	// A restart during a Telegram hiccup (5xx, 429, a dropped
 	// connection) must not fail start-up: transient errors are retried
@@ -464,21 +467,38 @@ func (c *Client) call(ctx context.Context, method string, limitChat *int64, ch t
 // call). It exists for calls the library has no Chattable for, made with
 // MakeRequest.
 func (c *Client) do(ctx context.Context, method string, limitChat *int64, req func(*tgbotapi.BotAPI) (*tgbotapi.APIResponse, error)) (*tgbotapi.APIResponse, error) {
-	for attempt := 1; ; attempt++ {
+	var resp *tgbotapi.APIResponse
+	err := c.retry(ctx, method, limitChat, func(actx context.Context) error {
+		var err error
+		resp, err = req(c.botFor(actx))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// retry runs attempt, one try of an API call under a context bounded by
+// CallTimeout, with limits and retries (see call). attempt's errors are
+// the library's: *tgbotapi.Error for an API error, else a transport or
+// decoding error.
+func (c *Client) retry(ctx context.Context, method string, limitChat *int64, attempt func(context.Context) error) error {
+	for n := 1; ; n++ {
 		if limitChat != nil {
 			if err := c.waitSlot(ctx, *limitChat); err != nil {
-				return nil, fmt.Errorf("telegram %s: %w", method, err)
+				return fmt.Errorf("telegram %s: %w", method, err)
 			}
 		}
 		actx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
-		resp, err := req(c.botFor(actx))
+		err := attempt(actx)
 		cancel()
 		c.observe(method, err)
 		if err == nil {
-			return resp, nil
+			return nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("telegram %s: %w", method, ctx.Err())
+			return fmt.Errorf("telegram %s: %w", method, ctx.Err())
 		}
 		f := classify(err)
 		e := c.apiError(method, err, f)
@@ -487,24 +507,24 @@ func (c *Client) do(ctx context.Context, method string, limitChat *int64, req fu
 		case flood:
 			wait = e.RetryAfter
 			if wait <= 0 {
-				wait = c.backoff(attempt)
+				wait = c.backoff(n)
 			}
 			if wait > c.cfg.MaxRetryAfter {
-				return nil, e
+				return e
 			}
 		case transient:
-			wait = c.backoff(attempt)
+			wait = c.backoff(n)
 		default:
-			return nil, e
+			return e
 		}
-		if attempt >= c.cfg.MaxAttempts {
-			return nil, e
+		if n >= c.cfg.MaxAttempts {
+			return e
 		}
 		c.log.LogAttrs(ctx, slog.LevelDebug, "telegram retry",
 			slog.String("method", method), slog.Int("code", e.Code),
-			slog.Int("attempt", attempt), slog.Duration("wait", wait))
+			slog.Int("attempt", n), slog.Duration("wait", wait))
 		if err := sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("telegram %s: %w", method, err)
+			return fmt.Errorf("telegram %s: %w", method, err)
 		}
 	}
 }
@@ -588,18 +608,43 @@ func (c *Client) sendText(ctx context.Context, msg bot.Outgoing, markup *tgbotap
 	}
 	var id int
 	for i, p := range ps {
-		m := tgbotapi.NewMessage(msg.ChatID, p) // no ParseMode: plain text
+		r := textRequest{chatID: msg.ChatID, text: p} // no parse_mode: plain text
 		if i == 0 && msg.ReplyTo != 0 {
-			m.ReplyToMessageID = msg.ReplyTo
-			m.AllowSendingWithoutReply = true // the quoted message may be gone
+			r.replyTo = msg.ReplyTo
+			r.allowNoReply = true // the quoted message may be gone
 		}
-		if i == len(ps)-1 && markup != nil {
-			m.ReplyMarkup = markup
+		if i == len(ps)-1 {
+			r.markup = markup
 		}
 		var err error
-		if id, err = c.sendChattable(ctx, "sendMessage", msg.ChatID, m); err != nil {
+		if id, err = c.sendTextRequest(ctx, r); err != nil {
 			return 0, err
 		}
+	}
+	return id, nil
+}
+
+// sendTextRequest sends one sendMessage call: on the fast path (see
+// fastsend.go), or through the library for a keyboard the fast path
+// does not encode.
+func (c *Client) sendTextRequest(ctx context.Context, r textRequest) (int, error) {
+	const method = "sendMessage"
+	body, ok := r.form()
+	if !ok {
+		return c.sendChattable(ctx, method, r.chatID, r.message())
+	}
+	var id int
+	var decodeErr error
+	chatID := r.chatID
+	err := c.retry(ctx, method, &chatID, func(actx context.Context) (err error) {
+		id, decodeErr, err = c.postSend(actx, c.sendMessageURL, body)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if decodeErr != nil {
+		return 0, fmt.Errorf("telegram %s: decode result: %w", method, decodeErr)
 	}
 	return id, nil
 }
@@ -709,26 +754,26 @@ func keyboard(rows [][]bot.Button) (*tgbotapi.InlineKeyboardMarkup, error) {
 		}
 		var out []tgbotapi.InlineKeyboardButton
 		for i, b := range row {
-			where := fmt.Sprintf("button %d.%d", r+1, i+1)
+			where := func() string { return fmt.Sprintf("button %d.%d", r+1, i+1) } // only for errors
 			if strings.TrimSpace(b.Text) == "" {
-				return nil, fmt.Errorf("telegram keyboard: %w: %s has no text", ErrInvalid, where)
+				return nil, fmt.Errorf("telegram keyboard: %w: %s has no text", ErrInvalid, where())
 			}
 			switch {
 			case b.Data != "" && b.URL != "":
-				return nil, fmt.Errorf("telegram keyboard: %w: %s has both data and URL", ErrInvalid, where)
+				return nil, fmt.Errorf("telegram keyboard: %w: %s has both data and URL", ErrInvalid, where())
 			case b.Data != "":
 				if len(b.Data) > MaxCallbackData {
-					return nil, fmt.Errorf("telegram keyboard: %w: %s callback data is %d bytes (max %d)", ErrInvalid, where, len(b.Data), MaxCallbackData)
+					return nil, fmt.Errorf("telegram keyboard: %w: %s callback data is %d bytes (max %d)", ErrInvalid, where(), len(b.Data), MaxCallbackData)
 				}
 				out = append(out, tgbotapi.NewInlineKeyboardButtonData(b.Text, b.Data))
 			case b.URL != "":
 				u, err := url.Parse(b.URL)
 				if err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "tg") {
-					return nil, fmt.Errorf("telegram keyboard: %w: %s URL is not http(s) or tg", ErrInvalid, where)
+					return nil, fmt.Errorf("telegram keyboard: %w: %s URL is not http(s) or tg", ErrInvalid, where())
 				}
 				out = append(out, tgbotapi.NewInlineKeyboardButtonURL(b.Text, b.URL))
 			default:
-				return nil, fmt.Errorf("telegram keyboard: %w: %s has neither data nor URL", ErrInvalid, where)
+				return nil, fmt.Errorf("telegram keyboard: %w: %s has neither data nor URL", ErrInvalid, where())
 			}
 		}
 		kb = append(kb, out)

@@ -72,6 +72,9 @@ func Split(text string, max int) []string {
 // that s[:i] holds at most max UTF-16 units; len(s) if all of s fits.
 // It looks at no more than the first max characters, so Split is linear.
 func cutPoint(s string, max int) int {
+	if len(s) <= max && utf8.ValidString(s) {
+		return len(s) // a character has no more UTF-16 units than bytes
+	}
 	limit, units := 0, 0
 	for i, r := range s {
 		u := runeUnits(r)
