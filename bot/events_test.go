@@ -243,7 +243,7 @@ func TestReminderDeliveredInSubscribersLanguage(t *testing.T) {
 	u.press("r:internationales-frauenfruehstueck")
 	sch, err := remind.New(remind.Config{
 		Subs: h.subs, Queue: h.subs, KB: func() *knowledge.KB { return h.kb },
-		Deliver: remind.BotDeliverer(h.bot), Now: h.clock.now,
+		Deliver: remind.BotDeliverer(h.bot), Now: h.clock.now, Log: newTestLogger(h.log),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -476,7 +476,7 @@ func TestStoreRoundTripsWithBegin(t *testing.T) {
 	h := newHarness(t, mustTestKB(t))
 	b, err := bot.New(bot.Config{KB: knowledge.NewLive(h.kb), Store: beginningStore{countingStore: h.store}, Sender: h.rec,
 		Catalog: h.cat, Now: func() time.Time { return testNow }, UserKeySecret: []byte("0123456789abcdef"),
-		Flood: bot.FloodLimit{Off: true}})
+		Flood: bot.FloodLimit{Off: true}, Logger: newTestLogger(h.log)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,9 +44,10 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test -race"
-# Every test logger (and every in-process `lotse run`) also appends its
-# records at info level and above to this file; afterwards it must hold
-# no name or message text the tests use (bot/bottest/canary.go).
+# Every test logger, every in-process `lotse run` and every `lotse run`
+# subprocess the tests start (LOTSE_LOG_COPY, cmd/lotse/logcopy.go) also
+# appends its records at info level and above to this file; afterwards it
+# must hold no name or message text the tests use (bot/bottest/canary.go).
 logfile="$(mktemp "${TMPDIR:-/tmp}/lotse-test-log.XXXXXX")"
 trap 'rm -f "$logfile"' EXIT
 unset LOTSE_TEST_LOG_CHECK

@@ -17,7 +17,9 @@ import (
 // it for the whole run and then checks the file with CheckLogFile, so a
 // message text or name logged by any test fails the suite. Records are
 // appended (O_APPEND, one write per record), so parallel test processes
-// can share the file.
+// can share the file. Loggers that print nothing in tests still copy to
+// it (LogHandler(slog.DiscardHandler)); `lotse run` subprocesses get the
+// path as LOTSE_LOG_COPY.
 const LogFileEnv = "LOTSE_TEST_LOG_FILE"
 
 // LogFile is the path in LogFileEnv, "" if unset.

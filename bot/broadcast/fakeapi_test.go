@@ -68,7 +68,8 @@ func newRig(t testing.TB, sc scale, blocked int) *rig {
 // may wrap the shared Redis store (to simulate a crash).
 func (r *rig) replica(ctx context.Context, store broadcast.Store) *broadcast.Engine {
 	r.t.Helper()
-	tc, err := telegram.New(ctx, telegram.Config{Token: r.fake.Token(), Endpoint: r.fake.Endpoint(), GlobalRate: float64(r.sc.limit)})
+	tc, err := telegram.New(ctx, telegram.Config{Token: r.fake.Token(), Endpoint: r.fake.Endpoint(), GlobalRate: float64(r.sc.limit),
+		Logger: testLogger(r.t)})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -57,7 +58,8 @@ func mustLocks(t *testing.T, rdb redis.UniversalClient, ns string, cfg replica.C
 
 func mustClient(t *testing.T, api *bottest.FakeAPI, edit func(*telegram.Config)) *telegram.Client {
 	t.Helper()
-	cfg := telegram.Config{Token: api.Token(), Endpoint: api.Endpoint(), PollTimeout: time.Second, MaxAttempts: 8}
+	cfg := telegram.Config{Token: api.Token(), Endpoint: api.Endpoint(), PollTimeout: time.Second, MaxAttempts: 8,
+		Logger: slog.New(bottest.LogHandler(slog.DiscardHandler))}
 	if edit != nil {
 		edit(&cfg)
 	}

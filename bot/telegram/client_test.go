@@ -16,7 +16,9 @@ import (
 )
 
 // mustClient connects a Client to f with fast test timings; mod may
-// change the config further.
+// change the config further. Its logger prints nothing but copies info
+// and above to the suite's log file if scripts/test.sh set one
+// (bottest.LogFileEnv).
 func mustClient(t *testing.T, f *bottest.FakeAPI, mod func(*telegram.Config)) *telegram.Client {
 	t.Helper()
 	cfg := telegram.Config{
@@ -25,6 +27,7 @@ func mustClient(t *testing.T, f *bottest.FakeAPI, mod func(*telegram.Config)) *t
 		PollTimeout: time.Second,
 		RetryBase:   10 * time.Millisecond,
 		CallTimeout: 5 * time.Second,
+		Logger:      slog.New(bottest.LogHandler(slog.DiscardHandler)),
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -59,7 +62,7 @@ func checkClean(t *testing.T, f *bottest.FakeAPI) {
 func TestNewKeepsTokenSecret(t *testing.T) {
 	f := bottest.NewFakeAPI(t)
 	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(bottest.LogHandler(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	secret := "987654:SECRET-token-that-must-not-leak"
 	tests := []struct {
 		name     string
@@ -311,9 +314,9 @@ func TestSendErrors(t *testing.T) {
 			var logs bytes.Buffer
 			c := mustClient(t, f, func(cfg *telegram.Config) {
 				cfg.MaxAttempts = 3
-				cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				cfg.Logger = slog.New(bottest.LogHandler(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 			})
-			_, err := c.Send(t.Context(), bot.Outgoing{ChatID: tt.chat, Text: "Hallo Amina"})
+			_, err := c.Send(t.Context(), bot.Outgoing{ChatID: tt.chat, Text: "Hallo " + bottest.CanaryName})
 			if !errors.Is(err, tt.wantIs) {
 				t.Fatalf("err = %v, want %v", err, tt.wantIs)
 			}
@@ -324,7 +327,7 @@ func TestSendErrors(t *testing.T) {
 			if n := len(f.Calls("sendMessage")); n != tt.wantCalls {
 				t.Errorf("%d sendMessage calls, want %d", n, tt.wantCalls)
 			}
-			for _, leak := range []string{f.Token(), "Amina", "987654321", "5557777"} {
+			for _, leak := range []string{f.Token(), bottest.CanaryName, "987654321", "5557777"} {
 				if strings.Contains(err.Error(), leak) || strings.Contains(logs.String(), leak) {
 					t.Errorf("%q leaked: err %q, logs %q", leak, err, logs.String())
 				}

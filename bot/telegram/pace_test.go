@@ -3,6 +3,7 @@ package telegram_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -162,7 +163,7 @@ func TestPollFloodDoesNotHoldBatch(t *testing.T) {
 	mem := memstore.New(time.Now)
 	ob := &fetchSignal{Store: mem, first: make(chan struct{})}
 	b, err := bot.New(bot.Config{KB: knowledge.NewLive(kb), Store: mem, Sender: c, Catalog: cat,
-		UserKeySecret: []byte("pace-test-secret-0123456789"), Outbox: ob})
+		UserKeySecret: []byte("pace-test-secret-0123456789"), Outbox: ob, Logger: slog.New(bottest.LogHandler(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -188,13 +188,14 @@ func TestPollHandlerFailures(t *testing.T) {
 	f := bottest.NewFakeAPI(t)
 	var logs bytes.Buffer
 	c := mustClient(t, f, func(cfg *telegram.Config) {
-		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = slog.New(bottest.LogHandler(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	})
 	const chat = 777000111
-	f.PushText(chat, chat, "fa", "geheime Frage")
+	secret := "geheime Frage " + bottest.CanaryText
+	f.PushText(chat, chat, "fa", secret)
 	last := f.PushText(chat, chat, "fa", "zweite Frage")
 	h := telegram.HandlerFunc(func(ctx context.Context, in bot.Incoming) error {
-		if in.Text == "geheime Frage" {
+		if in.Text == secret {
 			return errors.New("store down")
 		}
 		panic("boom")
@@ -210,7 +211,7 @@ func TestPollHandlerFailures(t *testing.T) {
 	if !strings.Contains(out, "store down") || !strings.Contains(out, "boom") {
 		t.Errorf("handler failures not logged: %s", out)
 	}
-	for _, leak := range []string{"geheime", "777000111", "Test", f.Token()} {
+	for _, leak := range []string{"geheime", bottest.CanaryText, "777000111", "Test", f.Token()} {
 		if strings.Contains(out, leak) {
 			t.Errorf("log contains %q: %s", leak, out)
 		}
@@ -241,7 +242,7 @@ func TestPollErrors(t *testing.T) {
 	f := bottest.NewFakeAPI(t)
 	var logs bytes.Buffer
 	c := mustClient(t, f, func(cfg *telegram.Config) {
-		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = slog.New(bottest.LogHandler(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	})
 	f.FailNext("getUpdates",
 		bottest.Fault{Status: 429, RetryAfter: 1},

@@ -108,7 +108,7 @@ func TestWebhookRequests(t *testing.T) {
 	var logs syncBuf
 	c := mustClient(t, f, func(cfg *telegram.Config) {
 		cfg.Observer = obs
-		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Logger = slog.New(bottest.LogHandler(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	})
 	var calls atomic.Int32
 	var got atomic.Value

@@ -57,7 +57,7 @@ func (e *benchEnv) flowBot(ctx context.Context, h *loadtest.Harness, store bot.S
 		return nil, err
 	}
 	live := knowledge.NewLive(e.kb)
-	log := slog.New(slog.DiscardHandler)
+	log := copyLogger(slog.DiscardHandler)
 	side := sideStores(store, time.Now)
 	bc := newBroadcasts(store, side.subs, time.Now, log)
 	b, err := bot.New(bc.with(side.withSides(bot.Config{

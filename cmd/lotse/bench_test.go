@@ -69,7 +69,7 @@ func benchEndToEnd(b *testing.B, store bot.Store) {
 	}
 	lotse, err := bot.New(bot.Config{KB: knowledge.NewLive(kb), Store: store, Sender: tg, Catalog: cat,
 		UserKeySecret: []byte("0123456789abcdef0123456789abcdef"),
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:        copyLogger(slog.NewTextHandler(io.Discard, nil)),
 		Flood:         bot.FloodLimit{Off: true}}) // closed-loop users are a flood
 	if err != nil {
 		b.Fatal(err)

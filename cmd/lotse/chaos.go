@@ -180,7 +180,7 @@ func chaosKill(ctx context.Context, size chaosSize, bin string, srv *loadtest.Re
 	var logs lockedLog
 	start := func() (*exec.Cmd, chan struct{}, error) {
 		cmd := exec.Command(bin, "run")
-		cmd.Env = env
+		cmd.Env = childLogCopy(env)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			return nil, nil, err
@@ -380,7 +380,7 @@ func chaosRedis(ctx context.Context, size chaosSize, srv *loadtest.RedisServer) 
 	ns := fmt.Sprintf("chaos:redis:%d", time.Now().UnixNano())
 	var mu sync.Mutex
 	warns := map[string]int{}
-	lotse, err := chaosBot(h, redisstore.New(rdb, redisstore.Options{Namespace: ns}), slog.New(countHandler{&mu, warns}), false)
+	lotse, err := chaosBot(h, redisstore.New(rdb, redisstore.Options{Namespace: ns}), copyLogger(countHandler{&mu, warns}), false)
 	if err != nil {
 		return nil, "", err
 	}
@@ -569,7 +569,7 @@ func floodRun(ctx context.Context, size chaosSize, flood bool) (floodResult, err
 	defer h.Close()
 	store := memstore.New(time.Now)
 	var outcomes outcomeCount
-	lotse, err := floodBot(h, store, slog.New(&outcomes))
+	lotse, err := floodBot(h, store, copyLogger(&outcomes))
 	if err != nil {
 		return floodResult{}, err
 	}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
+
+	"github.com/lotse-bot/lotse/bot/bottest"
 )
 
 // withLogCopy returns h, also appending every record at info level and
@@ -18,6 +22,29 @@ func withLogCopy(h slog.Handler, path string) slog.Handler {
 		return h
 	}
 	return teeHandler{h, slog.NewJSONHandler(appendFile(path), &slog.HandlerOptions{Level: slog.LevelInfo})}
+}
+
+// childLogCopy returns env for a `lotse run` subprocess that lotse chaos
+// or lotse replicas start, with LOTSE_LOG_COPY added: this process's own
+// LOTSE_LOG_COPY or, when it runs inside the test suite, the suite's log
+// file (bottest.LogFileEnv), so the children's records reach the file
+// the log privacy check reads. env is returned as is when neither is
+// set, and is never modified.
+func childLogCopy(env []string) []string {
+	path := cmp.Or(os.Getenv("LOTSE_LOG_COPY"), bottest.LogFile())
+	if path == "" {
+		return env
+	}
+	return append(slices.Clip(env), "LOTSE_LOG_COPY="+path)
+}
+
+// copyLogger returns a logger that hands its records to h and, inside
+// the test suite (bottest.LogFileEnv), also appends those at info level
+// and above to the suite's log file; otherwise it is h alone. The
+// benchmarks and fault scenarios build loggers of their own that print
+// nothing; this keeps what their bots log in the privacy check.
+func copyLogger(h slog.Handler) *slog.Logger {
+	return slog.New(bottest.LogHandler(h))
 }
 
 // appendFile appends each Write to the file at its path.

@@ -141,7 +141,7 @@ var opsListeningRe = regexp.MustCompile(`msg="ops server listening" addr=(127\.0
 func startReplica(bin, name string, env []string) (*replicaProc, error) {
 	logs := &lockedLog{}
 	cmd := exec.Command(bin, "run")
-	cmd.Env = env
+	cmd.Env = childLogCopy(env)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

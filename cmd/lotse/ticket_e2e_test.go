@@ -57,7 +57,11 @@ func TestRunTicketEndToEndRedis(t *testing.T) {
 	m = r.waitFor(t, req, "What is your request about")
 	press(req, req, "kt:work", m)
 	r.waitFor(t, req, "describe your request")
-	api.PushText(req, req, "en", "I need help with a letter from the Jobcenter.")
+	// The texts carry canaries (bottest.Canaries): the suite's log check
+	// looks for them in every record of the run.
+	request := "I need help with a letter from the Jobcenter. " + bottest.CanaryText
+	staffAnswer := "Please come on Thursday, " + bottest.CanaryClosed + "."
+	api.PushText(req, req, "en", request)
 	m = r.waitFor(t, req, "Please check your request")
 	press(req, req, "ks", m)
 	sent := r.waitFor(t, req, "Your reference is")
@@ -66,7 +70,7 @@ func TestRunTicketEndToEndRedis(t *testing.T) {
 		t.Fatalf("no reference in %q", sent.Text)
 	}
 	card := r.waitFor(t, nordChat, "Neue Anfrage "+ref)
-	if !strings.Contains(card.Text, "I need help with a letter from the Jobcenter.") || card.Markup == nil {
+	if !strings.Contains(card.Text, request) || card.Markup == nil {
 		t.Fatalf("staff card: %+v", card)
 	}
 	if strings.Contains(buttonData(card, 0, 0), ref) {
@@ -76,8 +80,8 @@ func TestRunTicketEndToEndRedis(t *testing.T) {
 	press(nordChat, anna, "sc:"+ref, card)
 	press(nordChat, anna, buttonData(card, 0, 0), card)
 	r.waitFor(t, nordChat, ref+" wird jetzt von Anna bearbeitet")
-	reply(nordChat, anna, "Please come on Thursday.", card.MessageID)
-	answer := r.waitFor(t, req, "Please come on Thursday.")
+	reply(nordChat, anna, staffAnswer, card.MessageID)
+	answer := r.waitFor(t, req, staffAnswer)
 	reply(req, req, "Thank you, I will.", answer.MessageID)
 	r.waitFor(t, nordChat, "Thank you, I will.")
 	press(nordChat, anna, buttonData(card, 1, 1), card)
@@ -97,7 +101,7 @@ func TestRunTicketEndToEndRedis(t *testing.T) {
 		}
 	}
 	logs := r.logs.String()
-	for _, secret := range []string{"Jobcenter.", "Thursday", "777001", "Samira"} {
+	for _, secret := range []string{"Jobcenter.", "Thursday", "777001", "Samira", bottest.CanaryText, bottest.CanaryClosed} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("log contains %q", secret)
 		}
