@@ -160,7 +160,7 @@ func (t *turn) keepAudience() {
 		default:
 			err = k.KeepAudience(ctx, AudienceMember{
 				User: t.user, ChatID: t.in.ChatID, Lang: t.lang, Role: t.s.Role,
-				District: t.s.District, Expires: t.now.Add(t.b.cfg.SessionTTL),
+				District: t.s.District, Expires: t.now.Add(t.b.cfg.SessionTTL), Seen: t.now,
 			})
 		}
 		if err != nil {

@@ -92,6 +92,10 @@ type AudienceMember struct {
 	Role     string    `json:"r,omitempty"`
 	District string    `json:"d,omitempty"`
 	Expires  time.Time `json:"x"`
+	// Seen is the time of the turn that keeps the entry (the user was
+	// active then). It is not stored: the keeper uses it to renew the
+	// user's subscriptions, which live as long after the last activity.
+	Seen time.Time `json:"-"`
 }
 
 // Validate reports an error wrapping ErrInvalid if m is incomplete or has

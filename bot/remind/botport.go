@@ -63,12 +63,19 @@ func (r BotReminders) SubscribeDistrict(ctx context.Context, user bot.UserKey, c
 	return s.ID, nil
 }
 
-// KeepAudience implements bot.AudienceKeeper.
+// KeepAudience implements bot.AudienceKeeper. The bot keeps the entry
+// when the user is active (at most about once a day unless something
+// changed), which is also when their subscriptions are renewed (Renew):
+// a followed district lives DistrictTTL after the last activity.
 func (r BotReminders) KeepAudience(ctx context.Context, m bot.AudienceMember) error {
-	if r.Audience == nil {
-		return nil
+	var err error
+	if r.Audience != nil {
+		err = r.Audience.Join(ctx, m)
 	}
-	return r.Audience.Join(ctx, m)
+	if r.Subs != nil && r.KB != nil && !m.Seen.IsZero() {
+		err = errors.Join(err, Renew(ctx, r.Subs, r.KB(), m.User, m.Seen))
+	}
+	return err
 }
 
 // LeaveAudience implements bot.AudienceKeeper.

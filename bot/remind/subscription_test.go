@@ -9,6 +9,7 @@ import (
 	"github.com/lotse-bot/lotse/bot"
 	"github.com/lotse-bot/lotse/bot/memstore"
 	"github.com/lotse-bot/lotse/bot/remind"
+	"github.com/lotse-bot/lotse/knowledge"
 )
 
 func TestNewSubscriptions(t *testing.T) {
@@ -103,5 +104,43 @@ func TestRenew(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].ID != district.ID || !got[0].Expires.Equal(clk.Now().Add(remind.DistrictTTL)) {
 		t.Fatalf("after Renew: %+v; want only the district subscription, renewed (fest %s removed)", got, fest.ID)
+	}
+}
+
+// TestKeepAudienceRenews: the bot keeps a user's audience entry when they
+// are active, and that renews their subscriptions, so a followed
+// district lives DistrictTTL after the last activity, not after it was
+// made. Without Seen (not a turn of the user's) nothing is renewed.
+func TestKeepAudienceRenews(t *testing.T) {
+	kb := mustKB(t, testEntries)
+	clk := &fakeClock{now: berlin(t, kb, 2026, 10, 22, 12, 0)}
+	r := memstore.NewReminders(clk.Now)
+	sb := subscriber{t, r}
+	u := userKey(1)
+	made := clk.Now()
+	district := sb.add(remind.NewDistrictSubscription(kb, u, 1, "de", "nord", "", made))
+	port := remind.BotReminders{Subs: r, KB: func() *knowledge.KB { return kb }}
+	clk.Add(100 * 24 * time.Hour)
+	expiry := func() time.Time {
+		t.Helper()
+		got, err := r.SubscriptionsOf(context.Background(), u)
+		if err != nil || len(got) != 1 || got[0].ID != district.ID {
+			t.Fatalf("subscriptions: %+v, %v", got, err)
+		}
+		return got[0].Expires
+	}
+	m := bot.AudienceMember{User: u, ChatID: 1, Lang: "de", Expires: clk.Now().Add(30 * 24 * time.Hour)}
+	if err := port.KeepAudience(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if got := expiry(); !got.Equal(made.Add(remind.DistrictTTL)) {
+		t.Fatalf("renewed without a turn: expires %v, want %v", got, made.Add(remind.DistrictTTL))
+	}
+	m.Seen = clk.Now()
+	if err := port.KeepAudience(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if got := expiry(); !got.Equal(clk.Now().Add(remind.DistrictTTL)) {
+		t.Fatalf("after an active turn: expires %v, want %v", got, clk.Now().Add(remind.DistrictTTL))
 	}
 }

@@ -48,6 +48,8 @@ Usage:
   lotse chat [-lang CODE] [-kb DIR]   talk to the bot in this terminal (in-memory state)
   lotse run                           run the Telegram bot (configuration: environment, see README)
   lotse kb check [DIR]                validate a knowledge base; print translation coverage
+  lotse report [-period P] [-district D] [-format text|csv|png|unanswered] [-o FILE]
+                                      anonymous monitoring figures from REDIS_URL (small counts hidden)
   lotse health [-http URL | -redis]   exit 0 if /readyz on LOTSE_LISTEN (or URL) answers 200 (container health check)
   lotse bench [-quick] [-users N] [-out FILE]   measure throughput, latency, Redis round trips, search (loopback)
   lotse chaos [-quick] [-out FILE]    fault suite: kills, Redis outage, API faults, flooding (loopback)
