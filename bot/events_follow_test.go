@@ -93,7 +93,9 @@ func TestFollowTooMany(t *testing.T) {
 	ctx := context.Background()
 	key := h.bot.UserKey(711)
 	for i := range remind.MaxPerUser {
-		tg := remind.EventTarget(fmt.Sprintf("event-%03d", i))
+		// District subscriptions: the user's turn renews them (Renew),
+		// where subscriptions to events that do not exist would go.
+		tg := remind.DistrictTarget("sued", fmt.Sprintf("topic-%03d", i))
 		s := remind.Subscription{ID: remind.SubscriptionID(key, tg), User: key, ChatID: 711, Lang: "de", Target: tg, Created: testNow, Expires: testNow.Add(time.Hour)}
 		if err := h.subs.Subscribe(ctx, s); err != nil {
 			t.Fatal(err)
