@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/lotse-bot/lotse/bot/monitor"
@@ -117,6 +119,13 @@ type Bot struct {
 	flood *floodLimiter
 	// paced counts replies queued to wait for their chat (outbox.go).
 	paced pacedChats
+	// userKeyMACs holds HMAC-SHA256 hashes keyed with UserKeySecret for
+	// UserKey, which runs on every update: keying one costs more than
+	// the MAC of an id.
+	userKeyMACs sync.Pool
+	// cards keeps the parts of answer cards that do not change with the
+	// time (cardmemo.go).
+	cards cardMemo
 }
 
 // New checks cfg, fills in defaults and returns a Bot.
@@ -178,9 +187,18 @@ func New(cfg Config) (*Bot, error) {
 // UserKey returns the pseudonymous store key of a Telegram user id: the
 // hex HMAC-SHA256 of the id under the configured secret, cut to 128 bits.
 func (b *Bot) UserKey(userID int64) UserKey {
-	m := hmac.New(sha256.New, b.cfg.UserKeySecret)
-	m.Write([]byte(strconv.FormatInt(userID, 10)))
-	return UserKey(hex.EncodeToString(m.Sum(nil)[:16]))
+	m, _ := b.userKeyMACs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, b.cfg.UserKeySecret)
+	} else {
+		m.Reset()
+	}
+	var id [20]byte
+	m.Write(strconv.AppendInt(id[:0], userID, 10))
+	var sum [sha256.Size]byte
+	mac := m.Sum(sum[:0])
+	b.userKeyMACs.Put(m)
+	return UserKey(hex.EncodeToString(mac[:16]))
 }
 
 // Handle processes one update: it drops repeated deliveries, loads the

@@ -109,10 +109,12 @@ func (t *turn) card(e *knowledge.Entry, more []*knowledge.Entry) {
 func (t *turn) cardWithIntro(intro string, e *knowledge.Entry, more []*knowledge.Entry) {
 	t.s.Entry = e.ID
 	var b strings.Builder
+	b.Grow(len(intro) + 1024) // a card is a few hundred bytes
 	if intro != "" {
-		b.WriteString(intro + "\n\n")
+		b.WriteString(intro)
+		b.WriteString("\n\n")
 	}
-	b.WriteString(t.cardText(e))
+	t.writeCardText(&b, e)
 	var rows [][]Button
 	var top []Button
 	if d, _ := e.Details.In(t.lang); d != "" {
@@ -136,28 +138,60 @@ func (t *turn) cardWithIntro(intro string, e *knowledge.Entry, more []*knowledge
 		}
 	}
 	if len(alts) > 0 {
-		b.WriteString("\n\n" + t.b.cfg.Catalog.Plural(t.lang, "MoreResults", len(alts), nil))
+		b.WriteString("\n\n")
+		b.WriteString(t.b.cfg.Catalog.Plural(t.lang, "MoreResults", len(alts), nil))
 		rows = append(rows, alts...)
 	}
 	rows = append(rows, t.navRow())
-	t.text(clip(b.String(), maxCardText), rows)
+	text := b.String()
+	if len(text) > maxCardText { // else it has no more runes than that either
+		text = clip(text, maxCardText)
+	}
+	t.text(text, rows)
 }
 
-// cardText renders an entry as plain text in the turn's language.
-func (t *turn) cardText(e *knowledge.Entry) string {
-	var blocks []string
-	head := []string{t.titleLine(e)}
+// writeCardText writes an entry as plain text in the turn's language to
+// b: the head (title line, note, summary; one per line), the facts (one
+// per line) and the date last checked, as blocks separated by blank
+// lines. Only the hours and events depend on the time; the rest of the
+// card comes from the bot's card memo (cardmemo.go).
+func (t *turn) writeCardText(b *strings.Builder, e *knowledge.Entry) {
+	p := t.b.cards.parts(t, e)
+	b.WriteString(p.head)
+	sep := "\n\n" // the first fact opens the facts block
+	fact := func(s string) {
+		b.WriteString(sep)
+		b.WriteString(s)
+		sep = "\n"
+	}
+	for _, l := range t.hoursLines(e) {
+		fact(l)
+	}
+	for _, l := range t.eventLines(e) {
+		fact(l)
+	}
+	if p.facts > 0 {
+		fact(p.fixed)
+	}
+	b.WriteString(p.tail)
+}
+
+// cardParts renders the parts of e's card that do not depend on the time.
+func (t *turn) cardParts(e *knowledge.Entry) cardParts {
+	var p cardParts
+	var head strings.Builder
+	head.WriteString(t.titleLine(e))
 	if sum, sl := e.Summary.In(t.lang); sum != "" {
 		if note := t.onlyIn(sl); note != "" {
-			head = append(head, note)
+			head.WriteString("\n")
+			head.WriteString(note)
 		}
-		head = append(head, sum)
+		head.WriteString("\n")
+		head.WriteString(sum)
 	}
-	blocks = append(blocks, strings.Join(head, "\n"))
+	p.head = head.String()
 
 	var facts []string
-	facts = append(facts, t.hoursLines(e)...)
-	facts = append(facts, t.eventLines(e)...)
 	if a := formatAddress(e.Address); a != "" {
 		facts = append(facts, t.T("CardAddress", map[string]any{"Address": a}))
 	}
@@ -181,13 +215,11 @@ func (t *turn) cardText(e *knowledge.Entry) string {
 			facts = append(facts, t.T("CardDistrict", map[string]any{"District": t.title(d)}))
 		}
 	}
-	if len(facts) > 0 {
-		blocks = append(blocks, strings.Join(facts, "\n"))
-	}
+	p.fixed, p.facts = strings.Join(facts, "\n"), len(facts)
 	if !e.LastChecked.IsZero() {
-		blocks = append(blocks, t.T("CardLastChecked", map[string]any{"Date": e.LastChecked.Format("02.01.2006")}))
+		p.tail = "\n\n" + t.T("CardLastChecked", map[string]any{"Date": e.LastChecked.Format("02.01.2006")})
 	}
-	return strings.Join(blocks, "\n\n")
+	return p
 }
 
 // marked returns a short text in the user's language or, failing that, in

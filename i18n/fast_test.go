@@ -79,3 +79,63 @@ func BenchmarkT(b *testing.B) {
 		}
 	})
 }
+
+// TestPluralMemoMatchesGoI18n asks Plural for every plural message in
+// every language (and one without a file) twice, so the second answer
+// comes from the memo, and wants go-i18n's text both times, also for
+// counts and data the memo leaves alone.
+func TestPluralMemoMatchesGoI18n(t *testing.T) {
+	c, err := NewCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plurals := 0
+	langs := append(c.Languages(), "xx")
+	counts := []int{-3, -1, 0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 14, 19, 20, 21, 22, 25, 100, 101, 102, 111, 999, 1000, 1001, 1_000_000}
+	for _, id := range append(c.IDs(), "NoSuchMessage") {
+		if !c.IsPlural(id) && id != "NoSuchMessage" {
+			continue
+		}
+		plurals++
+		for _, lang := range langs {
+			for _, n := range counts {
+				for _, data := range []map[string]any{nil, {}, {"Count": "many"}, {"Name": "x"}} {
+					d := map[string]any{"Count": n}
+					for k, v := range data {
+						d[k] = v
+					}
+					want, _ := c.localize(lang, id, d, n)
+					for i := range 2 {
+						if got := c.Plural(lang, id, n, data); got != want {
+							t.Errorf("%s %s n=%d data=%v call %d: Plural = %q, go-i18n = %q", lang, id, n, data, i, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+	if plurals < 2 {
+		t.Fatalf("only %d plural messages", plurals)
+	}
+	memo := 0
+	c.pluralMemo.Range(func(k, _ any) bool {
+		memo++
+		if k := k.(pluralKey); k.lang == "xx" || !c.IsPlural(k.id) || k.n < 0 || k.n >= maxPluralMemoCount {
+			t.Errorf("memoised %+v", k)
+		}
+		return true
+	})
+	if memo == 0 {
+		t.Error("nothing memoised")
+	}
+}
+
+func BenchmarkPlural(b *testing.B) {
+	c, err := NewCatalog()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		c.Plural("ar", "MoreResults", 3, nil)
+	}
+}

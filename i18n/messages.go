@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -41,7 +42,22 @@ type Catalog struct {
 	// whose matcher, template lookup and text/template execution were
 	// the largest share of rendering a knowledge answer (fast.go).
 	fast map[string]map[string]*fastMessage
+	// pluralMemo holds Plural's answers without template data, keyed by
+	// pluralKey: they depend on nothing else, and go-i18n's plural path
+	// (operands, matcher, text/template) is a large share of an answer
+	// card that offers further results.
+	pluralMemo sync.Map
 }
+
+// pluralKey identifies a memoised Plural answer.
+type pluralKey struct {
+	lang, id string
+	n        int
+}
+
+// maxPluralMemoCount bounds the counts Plural memoises (and so the memo:
+// plural ids × languages × counts).
+const maxPluralMemoCount = 1000
 
 // NewCatalog loads the embedded message files. It fails if a file does not
 // parse or the source language file is missing; a missing translation is
@@ -117,6 +133,23 @@ func (c *Catalog) T(lang, id string, data map[string]any) string {
 // Plural is T for a message with CLDR plural forms chosen by n; data gets
 // "Count" = n unless it sets it. A missing form falls back to "other".
 func (c *Catalog) Plural(lang, id string, n int, data map[string]any) string {
+	if len(data) > 0 || n < 0 || n >= maxPluralMemoCount || !c.plural[id] {
+		return c.plural1(lang, id, n, data)
+	}
+	if c.locs[lang] == nil {
+		lang = SourceLanguage // as localize falls back
+	}
+	k := pluralKey{lang, id, n}
+	if s, ok := c.pluralMemo.Load(k); ok {
+		return s.(string)
+	}
+	s := c.plural1(lang, id, n, nil)
+	c.pluralMemo.Store(k, s)
+	return s
+}
+
+// plural1 is Plural without the memo.
+func (c *Catalog) plural1(lang, id string, n int, data map[string]any) string {
 	d := make(map[string]any, len(data)+1)
 	for k, v := range data {
 		d[k] = v

@@ -3,15 +3,16 @@ package bottest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -697,10 +698,59 @@ func readParams(r *http.Request) (url.Values, error) {
 		}
 		return v, nil
 	}
-	if err := r.ParseForm(); err != nil {
+	postErr := readURLEncoded(r)
+	err := r.ParseForm()
+	if postErr != nil {
+		err = postErr // the body's error comes first, as in ParseForm
+	}
+	if err != nil {
 		return url.Values{}, fmt.Errorf("can't parse form: %v", err)
 	}
 	return r.Form, nil
+}
+
+// maxFormSize is net/http's limit on an urlencoded body.
+const maxFormSize = 10 << 20
+
+// readURLEncoded is the body part of r.ParseForm for an urlencoded POST
+// of known length: it reads the body into a buffer of that length where
+// ParseForm's io.ReadAll grows one step by step, which made reading the
+// bots' messages (a few kB with their keyboards) the fake's largest
+// allocation. It sets r.PostForm as ParseForm would, so that ParseForm
+// only adds the URL's query; other requests it leaves to ParseForm.
+func readURLEncoded(r *http.Request) error {
+	if r.Method != http.MethodPost || r.PostForm != nil || r.Body == nil ||
+		r.ContentLength < 0 || r.ContentLength > maxFormSize {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil
+	}
+	r.PostForm = url.Values{}
+	body := make([]byte, r.ContentLength)
+	n, eof := 0, false
+	for n < len(body) && !eof {
+		k, err := r.Body.Read(body[n:])
+		n += k
+		eof = err == io.EOF
+		if err != nil && !eof {
+			return err
+		}
+	}
+	body = body[:n]
+	if !eof { // read on to EOF, as ReadAll does (nothing left of a server request)
+		rest, err := io.ReadAll(io.LimitReader(r.Body, maxFormSize+1-int64(n)))
+		if err != nil {
+			return err
+		}
+		body = append(body, rest...)
+	}
+	if len(body) > maxFormSize {
+		return errors.New("http: POST too large")
+	}
+	vs, err := url.ParseQuery(string(body))
+	r.PostForm = vs
+	return err
 }
 
 func (f *FakeAPI) dispatch(ctx context.Context, method string, p url.Values, r *http.Request) answer {
@@ -1138,9 +1188,21 @@ func validateMarkup(raw string) (*tgbotapi.InlineKeyboardMarkup, string) {
 	if v.mk == nil {
 		return nil, v.desc
 	}
+	// One backing array for all rows; each row capped at its length, so
+	// that appending to one cannot overwrite the next.
+	n := 0
+	for _, row := range v.mk.InlineKeyboard {
+		n += len(row)
+	}
+	all := make([]tgbotapi.InlineKeyboardButton, 0, n)
 	mk := &tgbotapi.InlineKeyboardMarkup{InlineKeyboard: make([][]tgbotapi.InlineKeyboardButton, len(v.mk.InlineKeyboard))}
 	for i, row := range v.mk.InlineKeyboard {
-		mk.InlineKeyboard[i] = slices.Clone(row)
+		if row == nil {
+			continue // as slices.Clone keeps a nil row nil
+		}
+		start := len(all)
+		all = append(all, row...)
+		mk.InlineKeyboard[i] = all[start:len(all):len(all)]
 	}
 	return mk, ""
 }

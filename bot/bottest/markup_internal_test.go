@@ -43,6 +43,13 @@ func TestMarkupMemo(t *testing.T) {
 			if desc != wantDesc || !reflect.DeepEqual(got, want) {
 				t.Errorf("%s, call %d: got %+v %q, want %+v %q", raw, i+1, got, desc, want, wantDesc)
 			}
+			if got != nil && len(got.InlineKeyboard) > 1 {
+				// Rows are separate: growing one leaves the next alone.
+				_ = append(got.InlineKeyboard[0], got.InlineKeyboard[0][0])
+				if !reflect.DeepEqual(got.InlineKeyboard[1], want.InlineKeyboard[1]) {
+					t.Errorf("%s, call %d: appending to row 1 changed row 2 to %+v", raw, i+1, got.InlineKeyboard[1])
+				}
+			}
 			if got != nil && len(got.InlineKeyboard) > 0 && len(got.InlineKeyboard[0]) > 0 {
 				// A caller changing its keyboard changes nobody else's.
 				got.InlineKeyboard[0][0].Text = "changed"

@@ -318,7 +318,7 @@ func (s *Store) FinishUpdate(ctx context.Context, updateID int64, ttl time.Durat
 	if sessionTTL, err = checkTTL(sessionTTL); err != nil {
 		return wrap("finish update", err)
 	}
-	raw, err := json.Marshal(sess)
+	raw, err := encodeSession(sess)
 	if err != nil {
 		return wrap("finish update: encode", err)
 	}
@@ -355,7 +355,7 @@ func (s *Store) SaveSession(ctx context.Context, user bot.UserKey, sess bot.Sess
 	if ttl, err = checkTTL(ttl); err != nil {
 		return wrap("save session", err)
 	}
-	raw, err := json.Marshal(sess)
+	raw, err := encodeSession(&sess)
 	if err != nil {
 		return wrap("save session: encode", err)
 	}
@@ -417,6 +417,9 @@ func (s *Store) Begin(ctx context.Context, updateID int64, ttl time.Duration, us
 }
 
 func decodeSession(raw []byte) (bot.Session, error) {
+	if sess, ok := decodeSessionFast(raw); ok {
+		return sess, nil
+	}
 	var sess bot.Session
 	if err := json.Unmarshal(raw, &sess); err != nil {
 		return bot.Session{}, fmt.Errorf("redisstore: session: undecodable, treated as missing: %w", bot.ErrNotFound)
