@@ -94,24 +94,31 @@ func (l *limiter) chat(id int64) *rate.Limiter {
 	return lim
 }
 
+// takeGroupSlot takes a slot in group id's window if one is free now
+// (and returns 0), or returns how long until the oldest slot frees.
+func (l *limiter) takeGroupSlot(id int64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	l.sweep(now)
+	times := l.groups[id]
+	cutoff := now.Add(-l.groupWindow)
+	for len(times) > 0 && !times[0].After(cutoff) {
+		times = times[1:]
+	}
+	var d time.Duration
+	if len(times) < l.groupN {
+		times = append(times, now)
+	} else {
+		d = times[0].Sub(cutoff)
+	}
+	l.groups[id] = times
+	return d
+}
+
 func (l *limiter) waitGroup(ctx context.Context, id int64) error {
 	for {
-		l.mu.Lock()
-		now := time.Now()
-		l.sweep(now)
-		times := l.groups[id]
-		cutoff := now.Add(-l.groupWindow)
-		for len(times) > 0 && !times[0].After(cutoff) {
-			times = times[1:]
-		}
-		var d time.Duration
-		if len(times) < l.groupN {
-			times = append(times, now)
-		} else {
-			d = times[0].Sub(cutoff)
-		}
-		l.groups[id] = times
-		l.mu.Unlock()
+		d := l.takeGroupSlot(id)
 		if d <= 0 {
 			return nil
 		}

@@ -156,22 +156,7 @@ func (l *limiter) note(chatID int64) {
 // longer than bound.
 func (l *limiter) groupWithin(ctx context.Context, id int64, bound time.Duration, wait bool) error {
 	for {
-		l.mu.Lock()
-		now := time.Now()
-		l.sweep(now)
-		times := l.groups[id]
-		cutoff := now.Add(-l.groupWindow)
-		for len(times) > 0 && !times[0].After(cutoff) {
-			times = times[1:]
-		}
-		var d time.Duration
-		if len(times) < l.groupN {
-			times = append(times, now)
-		} else {
-			d = times[0].Sub(cutoff)
-		}
-		l.groups[id] = times
-		l.mu.Unlock()
+		d := l.takeGroupSlot(id)
 		if d <= 0 {
 			return nil
 		}
