@@ -102,6 +102,8 @@ type Store struct {
 	ns        string
 	ticketTTL time.Duration
 	now       func() time.Time
+	// gc batches the per-update commands of concurrent updates.
+	gc *groupCommit
 }
 
 var (
@@ -136,7 +138,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.Namespace == "" || strings.ContainsAny(opts.Namespace, "{}") {
 		panic(fmt.Sprintf("redisstore: invalid namespace %q: must be non-empty without '{' or '}'", opts.Namespace))
 	}
-	st := &Store{rdb: rdb, ns: opts.Namespace, ticketTTL: opts.TicketTTL, now: opts.Now}
+	st := &Store{rdb: rdb, ns: opts.Namespace, ticketTTL: opts.TicketTTL, now: opts.Now, gc: &groupCommit{rdb: rdb}}
 	if st.ticketTTL <= 0 {
 		st.ticketTTL = bot.DefaultTicketTTL
 	}
@@ -250,14 +252,17 @@ func (s *Store) BeginClaim(ctx context.Context, updateID int64, lease time.Durat
 		return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
 	}
 	ukey := s.updateKey(updateID)
-	pipe := s.rdb.Pipeline()
-	// SET NX GET (Redis >= 7.0) claims the update and returns what was
-	// there before in one command: nil means the claim is ours.
-	claim := pipe.SetArgs(ctx, ukey, updInProgress, redis.SetArgs{Mode: "NX", TTL: lease, Get: true})
-	get := pipe.Get(ctx, key)
-	// Exec reports the first failed command, which may be a redis.Nil;
-	// the commands' own errors are checked below.
-	_, _ = pipe.Exec(ctx)
+	var claim *redis.StatusCmd
+	var get *redis.StringCmd
+	if err := s.gc.do(ctx, func(pipe redis.Pipeliner) {
+		// SET NX GET (Redis >= 7.0) claims the update and returns what
+		// was there before in one command: nil means the claim is ours.
+		claim = pipe.SetArgs(ctx, ukey, updInProgress, redis.SetArgs{Mode: "NX", TTL: lease, Get: true})
+		get = pipe.Get(ctx, key)
+	}); err != nil {
+		// The claim may still be taken; its lease frees the update.
+		return bot.ClaimBusy, bot.Session{}, wrap("begin claim", err)
+	}
 	prev, err := claim.Result()
 	switch {
 	case errors.Is(err, redis.Nil): // the key was absent: claimed
@@ -308,8 +313,13 @@ func (s *Store) FinishUpdate(ctx context.Context, updateID int64, ttl time.Durat
 	if err != nil {
 		return wrap("finish update", err)
 	}
+	ukey := s.updateKey(updateID)
 	if sess == nil {
-		return wrap("finish update", s.rdb.Set(ctx, s.updateKey(updateID), updDone, ttl).Err())
+		var done *redis.StatusCmd
+		if err := s.gc.do(ctx, func(pipe redis.Pipeliner) { done = pipe.Set(ctx, ukey, updDone, ttl) }); err != nil {
+			return wrap("finish update", err)
+		}
+		return wrap("finish update", done.Err())
 	}
 	key, err := s.userKey(user, suffixSession)
 	if err != nil {
@@ -322,11 +332,17 @@ func (s *Store) FinishUpdate(ctx context.Context, updateID int64, ttl time.Durat
 	if err != nil {
 		return wrap("finish update: encode", err)
 	}
-	pipe := s.rdb.Pipeline()
-	pipe.Set(ctx, s.updateKey(updateID), updDone, ttl)
-	pipe.Set(ctx, key, raw, sessionTTL)
-	_, err = pipe.Exec(ctx)
-	return wrap("finish update", err)
+	var done, saved *redis.StatusCmd
+	if err := s.gc.do(ctx, func(pipe redis.Pipeliner) {
+		done = pipe.Set(ctx, ukey, updDone, ttl)
+		saved = pipe.Set(ctx, key, raw, sessionTTL)
+	}); err != nil {
+		return wrap("finish update", err)
+	}
+	if err := done.Err(); err != nil {
+		return wrap("finish update", err)
+	}
+	return wrap("finish update", saved.Err())
 }
 
 // Session implements bot.Store. A stored session that no longer decodes
@@ -393,12 +409,15 @@ func (s *Store) Begin(ctx context.Context, updateID int64, ttl time.Duration, us
 	if ttl, err = checkTTL(ttl); err != nil {
 		return false, bot.Session{}, wrap("begin", err)
 	}
-	pipe := s.rdb.Pipeline()
-	seen := pipe.SetNX(ctx, s.updateKey(updateID), 1, ttl)
-	get := pipe.Get(ctx, key)
-	// Exec reports the first failed command, which may be GET's redis.Nil;
-	// the commands' own errors are checked below.
-	_, _ = pipe.Exec(ctx)
+	ukey := s.updateKey(updateID)
+	var seen *redis.BoolCmd
+	var get *redis.StringCmd
+	if err := s.gc.do(ctx, func(pipe redis.Pipeliner) {
+		seen = pipe.SetNX(ctx, ukey, 1, ttl)
+		get = pipe.Get(ctx, key)
+	}); err != nil {
+		return false, bot.Session{}, wrap("begin", err)
+	}
 	if first, err = seen.Result(); err != nil {
 		return false, bot.Session{}, wrap("begin", err)
 	}

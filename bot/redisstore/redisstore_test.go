@@ -207,6 +207,13 @@ func ops(s *redisstore.Store) map[string]func(context.Context) error {
 		},
 		"Forget": func(ctx context.Context) error { return s.Forget(ctx, "u") },
 		"Begin":  func(ctx context.Context) error { _, _, err := s.Begin(ctx, 1, time.Hour, "u"); return err },
+		"BeginClaim": func(ctx context.Context) error {
+			_, _, err := s.BeginClaim(ctx, 1, time.Minute, "u")
+			return err
+		},
+		"FinishUpdate": func(ctx context.Context) error {
+			return s.FinishUpdate(ctx, 1, time.Hour, "u", &bot.Session{}, time.Hour)
+		},
 	}
 }
 

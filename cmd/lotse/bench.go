@@ -281,13 +281,14 @@ func (e *benchEnv) run(ctx context.Context, sc scenario) (loadtest.Summary, erro
 
 // redisStore returns a store on the bench server in a fresh namespace
 // (fake Bot APIs number updates alike, so scenarios must not share
-// de-duplication keys) and the hook counting its round trips.
-func (e *benchEnv) redisStore(name string) (*redisstore.Store, *loadtest.RoundTrips, func()) {
+// de-duplication keys) and a meter of its commands and round trips.
+func (e *benchEnv) redisStore(name string) (*redisstore.Store, *redisMeter, func()) {
 	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), PoolSize: 64})
 	rt := &loadtest.RoundTrips{}
 	rdb.AddHook(rt)
 	ns := fmt.Sprintf("bench:%s:%d", name, time.Now().UnixNano())
-	return redisstore.New(rdb, redisstore.Options{Namespace: ns}), rt, func() { rdb.Close() }
+	st := redisstore.New(rdb, redisstore.Options{Namespace: ns})
+	return st, &redisMeter{e: e, rt: rt, st: st}, func() { rdb.Close() }
 }
 
 func startScript(user int64, _ int) (loadtest.Step, bool) {
@@ -307,10 +308,10 @@ func (e *benchEnv) questions(ctx context.Context, withRedis bool) (convRow, map[
 	var store bot.Store = memstore.New(time.Now)
 	if withRedis {
 		row.name = "knowledge questions, Redis"
-		s, hook, closeFn := e.redisStore("q")
+		s, meter, closeFn := e.redisStore("q")
 		defer closeFn()
 		store = s
-		row.meter = &redisMeter{e: e, rt: hook}
+		row.meter = meter
 	}
 	delta, err := e.measure(ctx, &row, scenario{total: e.size.questions, warm: startScript, script: questionScript}, store)
 	return row, delta, err
@@ -374,10 +375,10 @@ func (e *benchEnv) measure(ctx context.Context, row *convRow, sc scenario, store
 // language measures /language followed by pressing a language button,
 // each user alternating between two languages.
 func (e *benchEnv) language(ctx context.Context) (convRow, error) {
-	store, rt, closeFn := e.redisStore("lang")
+	store, meter, closeFn := e.redisStore("lang")
 	defer closeFn()
 	langs := i18n.Languages
-	row := convRow{name: "language switching (/language, then a button)", meter: &redisMeter{e: e, rt: rt}}
+	row := convRow{name: "language switching (/language, then a button)", meter: meter}
 	_, err := e.measure(ctx, &row, scenario{
 		total: e.size.langSwitch, warm: startScript,
 		script: func(user int64, step int) (loadtest.Step, bool) {
@@ -453,7 +454,7 @@ func formatBench(size benchSize, command string, rows []convRow, qstats map[stri
 	}
 
 	p("\n## Redis per knowledge question\n\n")
-	p("`INFO commandstats` deltas over the measured questions, divided by the number of questions; round trips counted by a go-redis hook (a pipeline is one). Design minimum: %d round trips, %d commands (Begin = SET NX of the update id + GET of the session in one pipeline; SET of the changed session). The bot is wired as `lotse run` wires it, so everything it writes per question is counted: the anonymous monitoring counters (batched in memory and written once a second in one MULTI/EXEC, bot/monitor/batch.go; written before and after the measured part, so exactly the measured questions' counters are in the figures), the broadcast audience index, and what the background workers (outbox, reminders, broadcasts) poll meanwhile.\n\n", designRoundTrips, designCommands)
+	p("`INFO commandstats` deltas over the measured questions, divided by the number of questions; round trips are the exchanges with Redis each question waited for, counted by a go-redis hook (a pipeline is one) with the store's group commit counted per caller (it sends the commands of concurrent updates in one pipeline, bot/redisstore/batch.go; the pipelines actually sent are given below the table). Design minimum: %d round trips, %d commands (Begin = SET NX of the update id + GET of the session in one pipeline; SET of the changed session). The bot is wired as `lotse run` wires it, so everything it writes per question is counted: the anonymous monitoring counters (batched in memory and written once a second in one MULTI/EXEC, bot/monitor/batch.go; written before and after the measured part, so exactly the measured questions' counters are in the figures), the broadcast audience index, and what the background workers (outbox, reminders, broadcasts) poll meanwhile.\n\n", designRoundTrips, designCommands)
 	p("| command | calls/question |\n|---|---:|\n")
 	names := make([]string, 0, len(qstats))
 	for k := range qstats {
@@ -464,6 +465,9 @@ func formatBench(size benchSize, command string, rows []convRow, qstats map[stri
 		p("| %s | %.2f |\n", strings.ToUpper(k), float64(qstats[k])/float64(max(redisQ.sum.Updates, 1)))
 	}
 	p("| **all** | **%.2f** |\n| round trips | **%.2f** |\n", redisQ.commands, redisQ.trips)
+	if m := redisQ.meter; m != nil && redisQ.sum.Updates > 0 {
+		p("\nPipelines actually sent (group commit): %d for %d questions, %.2f per question.\n", m.pipelines, redisQ.sum.Updates, float64(m.pipelines)/float64(redisQ.sum.Updates))
+	}
 
 	p("\n## Search\n\n")
 	p("Synthetic knowledge bases (knowledge/internal/synth), %d queries per size cycling through a fixed mix (exact, typos, eight languages, nonsense, a long text). Heap: live heap after GC with the base loaded; RSS: VmRSS of the whole process at that moment.\n\n", size.searchQueries)

@@ -16,6 +16,7 @@ import (
 	"github.com/lotse-bot/lotse/bot"
 	"github.com/lotse-bot/lotse/bot/bottest"
 	"github.com/lotse-bot/lotse/bot/monitor"
+	"github.com/lotse-bot/lotse/bot/redisstore"
 	"github.com/lotse-bot/lotse/bot/remind"
 	"github.com/lotse-bot/lotse/bot/staffconfig"
 	"github.com/lotse-bot/lotse/internal/loadtest"
@@ -102,18 +103,36 @@ func (fb *flowBot) flushMonitor(ctx context.Context) error {
 }
 
 // redisMeter counts Redis commands (INFO commandstats) and round trips
-// (client hook) over part of a run.
+// over part of a run. Round trips are what the callers waited for: the
+// client hook counts pipelines sent, and the store's group commit sends
+// many callers' commands in one pipeline, so its pipelines are replaced
+// by the callers they served (redisstore.GroupCommitStats).
 type redisMeter struct {
 	e      *benchEnv
 	rt     *loadtest.RoundTrips
+	st     *redisstore.Store
 	before map[string]int64
 	trips  int64
+	gcReq  int64
+	gcPipe int64
 	err    error
+	// pipelines is the pipelines (and single commands) actually sent
+	// between start and end, group commits counted once.
+	pipelines int64
+	// serverCPU is the CPU time redis-server used between start and
+	// end (INFO cpu), which the process' own CPU figure leaves out.
+	serverCPU     time.Duration
+	serverCPUFrom time.Duration
 }
 
 func (m *redisMeter) start(ctx context.Context) {
 	m.before, m.err = loadtest.CommandStats(ctx, m.e.stats)
 	m.trips = m.rt.Count()
+	m.gcReq, m.gcPipe = m.st.GroupCommitStats()
+	var err error
+	if m.serverCPUFrom, err = loadtest.ServerCPU(ctx, m.e.stats); m.err == nil {
+		m.err = err
+	}
 }
 
 // stop returns commands and round trips per update since start.
@@ -133,7 +152,13 @@ func (m *redisMeter) stop(ctx context.Context, updates int) (commands, trips flo
 // end returns the commands by name and the round trips since start.
 func (m *redisMeter) end(ctx context.Context) (map[string]int64, int64, error) {
 	trips1 := m.rt.Count()
+	req1, pipe1 := m.st.GroupCommitStats()
+	cpu1, cpuErr := loadtest.ServerCPU(ctx, m.e.stats)
+	m.serverCPU = cpu1 - m.serverCPUFrom
 	after, err := loadtest.CommandStats(ctx, m.e.stats)
+	if err == nil {
+		err = cpuErr
+	}
 	if m.err != nil {
 		err = m.err
 	}
@@ -142,7 +167,8 @@ func (m *redisMeter) end(ctx context.Context) (map[string]int64, int64, error) {
 	}
 	d := loadtest.Delta(m.before, after)
 	delete(d, "info") // the meter's own snapshots
-	return d, trips1 - m.trips, nil
+	m.pipelines = trips1 - m.trips
+	return d, m.pipelines - (pipe1 - m.gcPipe) + (req1 - m.gcReq), nil
 }
 
 // request is one requester's ticket in the ticket scenario.
@@ -169,7 +195,7 @@ func (r *request) marker(kind string) string { return fmt.Sprintf("%s-%d-X", kin
 func (e *benchEnv) tickets(ctx context.Context) (create, relay convRow, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	store, rt, closeFn := e.redisStore("tk")
+	store, meter, closeFn := e.redisStore("tk")
 	defer closeFn()
 	h, err := loadtest.New(ctx, loadtest.Config{})
 	if err != nil {
@@ -225,7 +251,6 @@ func (e *benchEnv) tickets(ctx context.Context) (create, relay convRow, err erro
 	}
 
 	// Creation.
-	meter := &redisMeter{e: e, rt: rt}
 	meter.start(ctx)
 	sum, _, err := h.RunClosedLoop(ctx, int64(n), benchRequesterBase, 6*n, script)
 	if err != nil {
@@ -344,7 +369,7 @@ func (e *benchEnv) tickets(ctx context.Context) (create, relay convRow, err erro
 func (e *benchEnv) broadcast(ctx context.Context) (convRow, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	store, rt, closeFn := e.redisStore("bc")
+	store, meter, closeFn := e.redisStore("bc")
 	defer closeFn()
 	h, err := loadtest.New(ctx, loadtest.Config{Limits: true})
 	if err != nil {
@@ -403,7 +428,6 @@ func (e *benchEnv) broadcast(ctx context.Context) (convRow, error) {
 	}); err != nil {
 		return convRow{}, err
 	}
-	meter := &redisMeter{e: e, rt: rt}
 	meter.start(ctx)
 	cid := h.Press(coordinator, coordinator, "de", confirm, 1)
 

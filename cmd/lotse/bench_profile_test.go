@@ -65,6 +65,11 @@ func BenchmarkClosedLoop(b *testing.B) {
 			b.ReportMetric(r.sum.PerSecond, "updates/s")
 			b.ReportMetric(float64(r.sum.P99.Microseconds())/1000, "p99-ms")
 			b.ReportMetric(float64(cpuPerUpdate(r.sum).Microseconds()), "cpu-µs/update")
+			if r.meter != nil {
+				b.ReportMetric(r.trips, "redis-round-trips/update")
+				b.ReportMetric(float64(r.meter.pipelines)/float64(max(r.sum.Updates, 1)), "redis-pipelines/update")
+				b.ReportMetric(float64(r.meter.serverCPU.Microseconds())/float64(max(r.sum.Updates, 1)), "redis-server-cpu-µs/update")
+			}
 			b.ReportMetric(0, "ns/op")
 		})
 	}

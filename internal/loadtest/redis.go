@@ -3,10 +3,12 @@ package loadtest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -64,6 +66,33 @@ func Delta(before, after map[string]int64) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// ServerCPU returns the CPU time (user and system) the Redis server has
+// used since it started, from INFO cpu.
+func ServerCPU(ctx context.Context, rdb redis.UniversalClient) (time.Duration, error) {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, fmt.Errorf("INFO cpu: %w", err)
+	}
+	var total time.Duration
+	found := 0
+	for line := range strings.Lines(info) {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "used_cpu_user" && name != "used_cpu_sys") {
+			continue
+		}
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, fmt.Errorf("INFO cpu: bad line %q", line)
+		}
+		total += time.Duration(secs * float64(time.Second))
+		found++
+	}
+	if found != 2 {
+		return 0, errors.New("INFO cpu: used_cpu_user or used_cpu_sys missing")
+	}
+	return total, nil
 }
 
 // RoundTrips is a go-redis hook counting round trips: one per command
