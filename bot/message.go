@@ -64,7 +64,14 @@ type Incoming struct {
 	// ticket of a request message whose link was never stored (the bot
 	// died after Telegram accepted it). At most MaxReplyHead bytes.
 	ReplyHead string
-	Time      time.Time
+	// ThreadID is the forum topic (message_thread_id) the message was
+	// written in, and TopicMessage reports that it was written inside a
+	// topic of a forum group (is_topic_message); 0 and false elsewhere.
+	// A message in a topic that replies to nothing but the topic itself
+	// has ReplyTo 0: the transport drops that implicit reply.
+	ThreadID     int
+	TopicMessage bool
+	Time         time.Time
 }
 
 // MaxReplyHead is the longest Incoming.ReplyHead a transport passes on.
@@ -126,6 +133,9 @@ type Outgoing struct {
 	File     *FileRef
 	// ReplyTo quotes a message (0: none).
 	ReplyTo int
+	// ThreadID posts the message into that forum topic of the chat
+	// (message_thread_id; 0: the chat itself, a forum's general topic).
+	ThreadID int
 	// RTL marks right-to-left text so the transport can keep it readable.
 	RTL bool
 }

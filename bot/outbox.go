@@ -47,6 +47,9 @@ type OutboxEntry struct {
 	// message is linked to it so that a reply to it finds the ticket.
 	Ref  string `json:"r,omitempty"`
 	Link bool   `json:"lk,omitempty"`
+	// Topic is what delivery does about Ref's forum topic in the chat
+	// ("": nothing; TopicOpen, TopicIn, TopicClose: see forum.go).
+	Topic string `json:"tp,omitempty"`
 	// User is the requester whose personal data the message holds
 	// ("" if none); Forget removes the user's entries.
 	User UserKey `json:"u,omitempty"`
@@ -473,10 +476,19 @@ func (d *dispatcher) settle(ctx context.Context, it OutboxItem, how Settlement) 
 	return nil
 }
 
-// send sends e's message, refusing (ErrWouldWait) while its chat's slot
-// is more than outboxPaceWait away, unless it has waited in the queue for
-// outboxPaceMax already.
+// send sends e's message (into its ticket's forum topic, if e.Topic says
+// so: sendForum).
 func (d *dispatcher) send(ctx context.Context, e OutboxEntry) (int, error) {
+	if e.Topic != "" {
+		return d.b.sendForum(ctx, e, d.sendMsg)
+	}
+	return d.sendMsg(ctx, e)
+}
+
+// sendMsg sends e's message, refusing (ErrWouldWait) while its chat's
+// slot is more than outboxPaceWait away, unless it has waited in the
+// queue for outboxPaceMax already.
+func (d *dispatcher) sendMsg(ctx context.Context, e OutboxEntry) (int, error) {
 	if ps, ok := d.b.cfg.Sender.(PacedSender); ok && d.b.now().Sub(e.Queued) < outboxPaceMax {
 		return ps.SendWithin(ctx, e.Msg, outboxPaceWait)
 	}
@@ -538,7 +550,15 @@ func (b *Bot) enqueue(ctx context.Context, entries ...OutboxEntry) error {
 	}
 	for _, e := range entries {
 		var err error
-		if e.Link {
+		if e.Topic != "" {
+			var id int
+			id, err = b.sendForum(ctx, e, func(ctx context.Context, e OutboxEntry) (int, error) { return b.cfg.Sender.Send(ctx, e.Msg) })
+			if err == nil && e.Link && id != 0 {
+				if lerr := b.cfg.Tickets.LinkMessage(ctx, b.linkChat(e.Msg.ChatID), id, e.Ref); lerr != nil {
+					b.log.Warn("link message failed", "error_class", errClass(lerr))
+				}
+			}
+		} else if e.Link {
 			err = b.sendLinked(ctx, e.Ref, e.Msg)
 		} else {
 			_, err = b.cfg.Sender.Send(ctx, e.Msg)

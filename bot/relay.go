@@ -207,10 +207,10 @@ func (b *Bot) postTicket(ctx context.Context, kb *knowledge.KB, tk Ticket, heade
 
 func (b *Bot) postTicketTo(ctx context.Context, kb *knowledge.KB, tk Ticket, header string, chat int64, lang, key string) error {
 	tks := b.newTokens(chat, "")
-	es := []OutboxEntry{{ID: key, Ref: tk.Ref, Link: true, User: tk.Requester,
+	es := []OutboxEntry{{ID: key, Ref: tk.Ref, Link: true, User: tk.Requester, Topic: b.topicMode(chat, TopicOpen),
 		Msg: Outgoing{ChatID: chat, Text: b.staffCard(kb, lang, tk, header), Buttons: b.staffButtons(tks, lang, tk.Ref)}}}
 	for i, a := range tk.Attachments {
-		es = append(es, OutboxEntry{ID: key + ":f" + strconv.Itoa(i), Ref: tk.Ref, Link: true, User: tk.Requester,
+		es = append(es, OutboxEntry{ID: key + ":f" + strconv.Itoa(i), Ref: tk.Ref, Link: true, User: tk.Requester, Topic: b.topicMode(chat, TopicIn),
 			Msg: Outgoing{ChatID: chat, File: &FileRef{Kind: a.Kind, FileID: a.FileID, Caption: tk.Ref}}})
 	}
 	if err := tks.save(ctx); err != nil {
@@ -223,7 +223,7 @@ func (b *Bot) postTicketTo(ctx context.Context, kb *knowledge.KB, tk Ticket, hea
 // holds no personal data (the reference and catalog text only).
 func (b *Bot) toDesk(ctx context.Context, tk Ticket, id string, data map[string]any, buttons [][]Button) {
 	desk, _ := b.cfg.Staff.Desk(tk.Assignee)
-	err := b.enqueue(ctx, OutboxEntry{ID: "note:" + id + ":" + tk.Ref + ":" + idemSuffix(tk), Ref: tk.Ref,
+	err := b.enqueue(ctx, OutboxEntry{ID: "note:" + id + ":" + tk.Ref + ":" + idemSuffix(tk), Ref: tk.Ref, Topic: b.topicMode(tk.AssigneeChat, TopicIn),
 		Msg: Outgoing{ChatID: tk.AssigneeChat, Text: b.cfg.Catalog.T(desk.Lang, id, data), Buttons: buttons}})
 	if err != nil {
 		b.log.Warn("note to staff failed", "error_class", errClass(err))
@@ -268,7 +268,7 @@ func (t *turn) staffGroup() error {
 			}
 		}
 	case in.Kind == InText || in.Kind == InPhoto || in.Kind == InDocument:
-		if !(in.ReplyTo != 0 && t.replyToTicket()) && staff {
+		if !((in.ReplyTo != 0 || in.TopicMessage) && t.replyToTicket()) && staff {
 			t.staffReplying()
 		}
 	}
@@ -276,6 +276,7 @@ func (t *turn) staffGroup() error {
 		t.outcome = "ignored_staff_group"
 	}
 	t.answerCallback()
+	t.inTopic()
 	return t.send()
 }
 
@@ -516,15 +517,27 @@ func (t *turn) staffCancelReply() bool {
 // accepted the message and before the link was stored; see outbox.go)
 // is recognised by the header it starts with (linkedRef), with the same
 // rules for who may answer, and linked then.
+//
+// A message written inside a ticket's forum topic counts as a reply to
+// the topic's first message, which is linked to the ticket (forum.go).
 func (t *turn) replyToTicket() bool {
+	if t.in.ReplyTo != 0 && t.replyToMessage(t.in.ReplyTo, t.in.ReplyHead) {
+		return true
+	}
+	return t.inTicketTopic()
+}
+
+// replyToMessage is replyToTicket for a reply to message msgID whose
+// first line is head.
+func (t *turn) replyToMessage(msgID int, head string) bool {
 	if t.in.Kind != InText && t.in.Kind != InPhoto && t.in.Kind != InDocument {
 		return false
 	}
-	ref, err := t.b.cfg.Tickets.TicketForMessage(t.ctx, t.b.linkChat(t.in.ChatID), t.in.ReplyTo)
+	ref, err := t.b.cfg.Tickets.TicketForMessage(t.ctx, t.b.linkChat(t.in.ChatID), msgID)
 	unlinked := false
 	if err != nil {
 		var ok bool
-		if ref, ok = t.linkedRef(t.in.ReplyHead); !errors.Is(err, ErrNotFound) || !ok {
+		if ref, ok = t.linkedRef(head); !errors.Is(err, ErrNotFound) || !ok {
 			return false
 		}
 		unlinked = true
@@ -544,7 +557,7 @@ func (t *turn) replyToTicket() bool {
 	}
 	if unlinked && (requester || t.b.cfg.Staff.MayAct(t.in.UserID, tk.Assignee)) {
 		t.b.log.Info("unlinked ticket message recognised", "kind", kindName(t.in.Kind))
-		if err := t.b.cfg.Tickets.LinkMessage(t.ctx, t.b.linkChat(t.in.ChatID), t.in.ReplyTo, ref); err != nil {
+		if err := t.b.cfg.Tickets.LinkMessage(t.ctx, t.b.linkChat(t.in.ChatID), msgID, ref); err != nil {
 			t.b.log.Warn("link message failed", "error_class", errClass(err))
 		}
 	}
@@ -690,6 +703,9 @@ func (t *turn) handOver(tk Ticket, person string) {
 		return
 	}
 	t.outcome = "staff_handed_over"
+	if tk.AssigneeChat != nt.AssigneeChat {
+		t.b.closeTopic(t.ctx, nt, tk.AssigneeChat)
+	}
 	if err := t.b.postTicket(t.ctx, t.kb, nt, "StaffHeaderHandedOver", "ho:"+nt.Ref+":"+idemSuffix(nt)); err != nil {
 		t.b.log.Warn("handed-over request not delivered; escalation will retry", "error_class", errClass(err))
 	}
@@ -737,6 +753,7 @@ func (t *turn) closeTicket(tk Ticket, outcome string) {
 	t.outcome = "staff_closed"
 	t.b.recordTicket(t.ctx, t.kb, monitor.TicketClosed, nt, outcome, t.now.Sub(nt.Created), t.now)
 	t.out = append(t.out, Outgoing{Text: t.T("StaffClosed", map[string]any{"Ref": tk.Ref, "Outcome": t.T(msg, nil)})})
+	t.b.closeTopic(t.ctx, nt, nt.AssigneeChat)
 	if err := t.b.toRequester(t.ctx, nt, "RequestClosed", map[string]any{"Ref": tk.Ref}, nil); err != nil && !errors.Is(err, ErrNotFound) {
 		t.warn("closing note to requester failed", err)
 	}

@@ -26,8 +26,8 @@ type Desk struct {
 	// Chat receives the requests: a staff member's private chat (their
 	// user id) or a team group (negative id).
 	Chat int64
-	// Forum: the group has forum topics (reserved; requests are posted
-	// in the general topic).
+	// Forum: the group is a supergroup with topics; each request gets
+	// a topic of its own there (forum.go).
 	Forum bool
 	// Lang is the language of the desk's messages (default "de").
 	Lang string

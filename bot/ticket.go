@@ -219,6 +219,9 @@ type Ticket struct {
 	Redacted bool `json:"red,omitempty"`
 	// History lists what happened, oldest first (see MaxHistory).
 	History []TicketEvent `json:"h"`
+	// Topics are the forum topics opened for the ticket, one per desk
+	// chat that is a forum (forum.go); at most MaxTopics, oldest dropped.
+	Topics []ForumTopic `json:"ft,omitempty"`
 }
 
 // TicketStore keeps tickets. Implementations are safe for concurrent use,
@@ -504,6 +507,14 @@ func (t *Ticket) Validate() error {
 			add("history %d: %v", i, err)
 		}
 	}
+	if len(t.Topics) > MaxTopics {
+		add("%d forum topics, limit %d", len(t.Topics), MaxTopics)
+	}
+	for i, ft := range t.Topics {
+		if ft.Chat == 0 || ft.Thread <= 0 {
+			add("forum topic %d malformed", i)
+		}
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("ticket: %s: %w", strings.Join(problems, "; "), ErrInvalid)
 	}
@@ -519,6 +530,7 @@ func shortText(s string, max int) bool {
 func (t Ticket) Clone() Ticket {
 	t.Attachments = append([]Attachment(nil), t.Attachments...)
 	t.History = append([]TicketEvent(nil), t.History...)
+	t.Topics = append([]ForumTopic(nil), t.Topics...)
 	return t
 }
 

@@ -146,7 +146,7 @@ func (t *turn) ticketHook() bool {
 	default:
 		return false
 	}
-	if in.ReplyTo != 0 && t.replyToTicket() {
+	if (in.ReplyTo != 0 || in.TopicMessage) && t.replyToTicket() {
 		return true
 	}
 	if staff && t.staffReplying() {
@@ -695,6 +695,7 @@ func (t *turn) withdraw(ref string) {
 	}
 	t.text(t.T("RequestWithdrawn", map[string]any{"Ref": ref}), t.navButtons())
 	t.b.toDesk(t.ctx, tk, "StaffWithdrawn", map[string]any{"Ref": ref}, nil)
+	t.b.closeTopic(t.ctx, tk, tk.AssigneeChat)
 	t.b.recordTicket(t.ctx, t.kb, monitor.TicketClosed, tk, "withdrawn", t.now.Sub(tk.Created), t.now)
 }
 
@@ -722,7 +723,8 @@ func (t *turn) requesterReply(ref string) {
 		msg, err = fileMsg(ref, tk.AssigneeChat, t.in)
 	}
 	if err == nil {
-		err = b.enqueue(t.ctx, OutboxEntry{ID: t.idemKey("rep", ref), Ref: ref, Link: true, User: tk.Requester, Msg: msg})
+		err = b.enqueue(t.ctx, OutboxEntry{ID: t.idemKey("rep", ref), Ref: ref, Link: true, User: tk.Requester,
+			Topic: b.topicMode(tk.AssigneeChat, TopicIn), Msg: msg})
 	}
 	if err != nil {
 		t.warn("relay to staff failed", err)

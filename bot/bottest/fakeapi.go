@@ -102,6 +102,9 @@ type SentMessage struct {
 	// uploaded).
 	FileID string
 	Edited bool
+	// ThreadID is the forum topic the message was posted into
+	// (message_thread_id; 0: none).
+	ThreadID int
 }
 
 // SentDocument is an uploaded file.
@@ -173,6 +176,21 @@ type FakeAPI struct {
 	chatTAT   map[int64]time.Time   // private chats: GCRA state
 	cbSeq     int
 	global    []time.Time
+	forums    map[int64]bool               // chats with topics (MarkForum)
+	topics    map[int64]map[int]*FakeTopic // chat → thread → topic
+	inTopic   map[int]fakeThread           // update id → its message's topic fields
+}
+
+// FakeTopic is a forum topic the fake holds.
+type FakeTopic struct {
+	Thread int
+	Name   string
+	Closed bool
+}
+
+type fakeThread struct {
+	thread  int
+	isTopic bool
 }
 
 // NewFakeAPI starts a fake Bot API; it is shut down when the test ends.
@@ -253,6 +271,9 @@ func startFake(logf func(format string, args ...any), opts []FakeOption) *FakeAP
 		faults:    make(map[string][]Fault),
 		chatHist:  make(map[int64][]time.Time),
 		chatTAT:   make(map[int64]time.Time),
+		forums:    make(map[int64]bool),
+		topics:    make(map[int64]map[int]*FakeTopic),
+		inTopic:   make(map[int]fakeThread),
 	}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	f.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -318,11 +339,18 @@ func chatType(id int64) string {
 // PushUpdate queues u for getUpdates, assigning the next update id (its
 // UpdateID is overwritten), and returns that id. Chats in the update
 // become known.
-func (f *FakeAPI) PushUpdate(u tgbotapi.Update) int {
+func (f *FakeAPI) PushUpdate(u tgbotapi.Update) int { return f.push(u, nil) }
+
+// push is PushUpdate; th, if not nil, are the topic fields of u's
+// message (fakeforum.go).
+func (f *FakeAPI) push(u tgbotapi.Update, th *fakeThread) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.nextID++
 	u.UpdateID = f.nextID
+	if th != nil {
+		f.inTopic[u.UpdateID] = *th
+	}
 	for _, m := range []*tgbotapi.Message{u.Message, u.EditedMessage, u.ChannelPost, u.EditedChannelPost} {
 		if m != nil && m.Chat != nil {
 			f.chats[m.Chat.ID] = m.Chat.Type
@@ -763,6 +791,10 @@ func (f *FakeAPI) dispatch(ctx context.Context, method string, p url.Values, r *
 		return f.send(method, p)
 	case "editMessageText":
 		return f.editMessageText(p)
+	case "createForumTopic":
+		return f.createForumTopic(p)
+	case "closeForumTopic":
+		return f.closeForumTopic(p)
 	case "answerCallbackQuery":
 		return f.answerCallback(p)
 	case "setMyCommands":
@@ -853,7 +885,10 @@ func (f *FakeAPI) getUpdates(ctx context.Context, p url.Values) answer {
 		f.mu.Lock()
 	}
 	n := min(limit, len(f.updates))
-	out := append([]tgbotapi.Update(nil), f.updates[:n]...)
+	out := make([]any, n)
+	for i, u := range f.updates[:n] {
+		out[i] = f.withTopic(u)
+	}
 	f.mu.Unlock()
 	return okAnswer(out)
 }
@@ -865,6 +900,11 @@ func (f *FakeAPI) send(method string, p url.Values) answer {
 	}
 	m := SentMessage{Method: method, ChatID: chatID}
 	m.ReplyTo, _ = strconv.Atoi(p.Get("reply_to_message_id"))
+	if raw := p.Get("message_thread_id"); raw != "" {
+		if m.ThreadID, err = strconv.Atoi(raw); err != nil || !f.topicOpen(chatID, m.ThreadID) {
+			return f.reject(method, 400, "Bad Request: message thread not found")
+		}
+	}
 	switch method {
 	case "sendMessage":
 		text, desc := validateText(p.Get("text"), p.Get("parse_mode"), 4096)

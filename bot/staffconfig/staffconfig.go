@@ -8,6 +8,13 @@
 //	curators: [9501]            # editors of the knowledge base: /unanswered only
 //	staff:
 //	  - {person: qm-nord, users: [1101], names: {1101: Anna}, chat: -1001101}
+//	  - {person: wohnraum, users: [9201], chat: -1009201, forum: true}
+//
+// A desk may also set lang (the language of its messages, default de)
+// and forum: true for a team group that is a supergroup with topics
+// enabled, where each request gets its own topic (the bot must be an
+// admin allowed to manage topics; otherwise requests are posted in the
+// group as without it). topics_forum is an older spelling of forum.
 package staffconfig
 
 import (
@@ -170,9 +177,9 @@ func desk(n *yaml.Node, bad func(*yaml.Node, string, ...any), ints func(*yaml.No
 				ok = false
 			}
 			d.Chat = c
-		case "topics_forum":
+		case "forum", "topics_forum":
 			if v.Value != "true" && v.Value != "false" {
-				bad(v, "topics_forum: want true or false")
+				bad(v, "%s: want true or false", k.Value)
 				ok = false
 			}
 			d.Forum = v.Value == "true"
@@ -195,9 +202,13 @@ func desk(n *yaml.Node, bad func(*yaml.Node, string, ...any), ints func(*yaml.No
 				d.Names[id] = v.Content[j+1].Value
 			}
 		default:
-			bad(k, "unknown key %q in a desk (want person, users, names, chat, topics_forum, lang)", k.Value)
+			bad(k, "unknown key %q in a desk (want person, users, names, chat, forum, lang)", k.Value)
 			ok = false
 		}
+	}
+	if d.Forum && d.Chat > 0 {
+		bad(n, "forum: a private chat has no topics (a forum is a group, like -100123)")
+		ok = false
 	}
 	for _, req := range []string{"person", "users", "chat"} {
 		if !has[req] {

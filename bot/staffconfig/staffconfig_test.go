@@ -47,6 +47,8 @@ func TestParseErrors(t *testing.T) {
 		{"not a chat", "staff:\n  - {person: qm-nord, users: [1], chat: x}\n", []string{"x.yaml:2: chat: \"x\""}},
 		{"bad curator", "curators: [12, -3, x]\n", []string{"x.yaml:1: curators: \"-3\" is not a Telegram user id", "x.yaml:1: curators: \"x\""}},
 		{"curators not a list", "curators: 12\n", []string{"x.yaml:1: curators: want a list"}},
+		{"forum not a bool", "staff:\n  - {person: qm-nord, users: [1], chat: -1001, forum: yes please}\n", []string{"x.yaml:2: forum: want true or false"}},
+		{"forum in a private chat", "staff:\n  - {person: qm-nord, users: [1], forum: true, chat: 5}\n", []string{"x.yaml:2: forum: a private chat has no topics"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -562,6 +562,8 @@ func (c *Client) Send(ctx context.Context, msg bot.Outgoing) (int, error) {
 	}
 	var id int
 	switch {
+	case msg.ThreadID != 0:
+		id, err = c.sendInThread(ctx, msg, markup) // forum.go
 	case msg.Venue != nil:
 		id, err = c.sendVenue(ctx, msg, markup)
 	case msg.Document != nil:

@@ -175,12 +175,18 @@ func (c *Client) maxRedeliveries() int {
 
 func (c *Client) pollSeconds() int { return int(c.cfg.PollTimeout / time.Second) }
 
-func (c *Client) getUpdates(ctx context.Context, offset, limit, timeout int) ([]tgbotapi.Update, error) {
+func (c *Client) getUpdates(ctx context.Context, offset, limit, timeout int) ([]update, error) {
 	rctx, cancel := context.WithTimeout(ctx, time.Duration(timeout)*time.Second+c.cfg.CallTimeout)
 	defer cancel()
-	updates, err := c.botFor(rctx).GetUpdates(tgbotapi.UpdateConfig{
+	// The library's GetUpdates, decoded here to keep the forum topic
+	// fields it does not know (forum.go).
+	var updates []update
+	resp, err := c.botFor(rctx).Request(tgbotapi.UpdateConfig{
 		Offset: offset, Limit: limit, Timeout: timeout, AllowedUpdates: c.cfg.AllowedUpdates,
 	})
+	if err == nil {
+		updates, err = decodeUpdates(resp.Result)
+	}
 	if err == nil || ctx.Err() == nil {
 		// A long poll cut short by our own cancellation says nothing
 		// about Telegram.
@@ -266,13 +272,13 @@ func chatKey(in bot.Incoming) int64 {
 // chat, because getUpdates confirms a prefix of the queue; handlers
 // therefore must not wait long, which is why the bot sends replies that
 // would wait for their chat's send slot through the outbox (bot.PacedSender).
-func (p *poller) batch(updates []tgbotapi.Update, offset int) (int, bool) {
+func (p *poller) batch(updates []update, offset int) (int, bool) {
 	sort.Slice(updates, func(i, j int) bool { return updates[i].UpdateID < updates[j].UpdateID })
 	done := make([]bool, len(updates))
 	queues := map[int64]*chatQueue{}
 	var line []*chatQueue
 	for i, u := range updates {
-		in, ok := ConvertFor(u, p.c.Username())
+		in, ok := convertUpdate(u, p.c.Username())
 		if !ok {
 			p.c.obs.Update(kindUnsupported, OutcomeIgnored, 0)
 			done[i] = true // nothing to do: confirm it

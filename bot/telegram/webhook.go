@@ -189,11 +189,11 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) int {
 		}
 		return http.StatusBadRequest
 	}
-	var u tgbotapi.Update
+	var u update // with the forum topic fields (forum.go)
 	if err := json.Unmarshal(body, &u); err != nil || u.UpdateID <= 0 {
 		return http.StatusBadRequest
 	}
-	in, ok := ConvertFor(u, w.c.Username())
+	in, ok := convertUpdate(u, w.c.Username())
 	if !ok {
 		w.c.obs.Update(kindUnsupported, OutcomeIgnored, 0)
 		return http.StatusOK
