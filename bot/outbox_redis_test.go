@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/lotse-bot/lotse/bot"
 	"github.com/lotse-bot/lotse/bot/bottest"
@@ -184,61 +181,23 @@ func TestPacedReplyRedeliveredAfterCrash(t *testing.T) {
 	}
 }
 
-var errKilled = errors.New("test: process killed")
-
-// killHook makes a Redis client behave like a process killed with
-// kill -9 right after the first command matching after succeeded: every
-// later command fails without reaching Redis.
-type killHook struct {
-	after func(args []any) bool
-	dead  atomic.Bool
-}
-
-func (h *killHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *killHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.dead.Load() {
-			cmd.SetErr(errKilled)
-			return errKilled
-		}
-		err := next(ctx, cmd)
-		if err == nil && h.after(cmd.Args()) {
-			h.dead.Store(true)
-		}
-		return err
-	}
-}
-
-func (h *killHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if h.dead.Load() {
-			for _, c := range cmds {
-				c.SetErr(errKilled)
-			}
-			return errKilled
-		}
-		return next(ctx, cmds)
-	}
-}
-
 // killedSender is the dying process's connection to Telegram: nothing
 // leaves it once kill fired.
 type killedSender struct {
 	*pacedRecorder
-	kill *killHook
+	kill *bottest.KillHook
 }
 
 func (k killedSender) Send(ctx context.Context, m bot.Outgoing) (int, error) {
-	if k.kill.dead.Load() {
-		return 0, errKilled
+	if k.kill.Dead() {
+		return 0, bottest.ErrKilled
 	}
 	return k.pacedRecorder.Send(ctx, m)
 }
 
 func (k killedSender) SendWithin(ctx context.Context, m bot.Outgoing, wait time.Duration) (int, error) {
-	if k.kill.dead.Load() {
-		return 0, errKilled
+	if k.kill.Dead() {
+		return 0, bottest.ErrKilled
 	}
 	return k.pacedRecorder.SendWithin(ctx, m, wait)
 }
@@ -274,11 +233,8 @@ func TestPacedReplyKilledInCluster(t *testing.T) {
 	const lease = 300 * time.Millisecond
 
 	// Only the enqueue script names the outbox's counter.
-	kill := &killHook{after: func(args []any) bool { return slices.Contains(args, any(ns+":{ob}:n")) }}
-	dc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: rdb.Options().Addrs})
-	t.Cleanup(func() { dc.Close() })
-	dc.AddHook(kill)
-	dying := redisstore.New(dc, redisstore.Options{Namespace: ns, Now: time.Now})
+	kill := &bottest.KillHook{After: func(args []any) bool { return slices.Contains(args, any(ns+":{ob}:n")) }}
+	dying := redisstore.New(bottest.DyingCluster(t, rdb, kill), redisstore.Options{Namespace: ns, Now: time.Now})
 	b1, start1 := newLeaseBot(t, h, dying, killedSender{pr, kill}, lease)
 	start1("k1")
 	h.bot = b1
@@ -295,7 +251,7 @@ func TestPacedReplyKilledInCluster(t *testing.T) {
 	in := u.incoming(bot.InText)
 	in.Text = "Wohngeld"
 	_ = b1.Handle(context.Background(), in) // the process dies inside
-	if !kill.dead.Load() {
+	if !kill.Dead() {
 		t.Fatal("the reply was not queued: the process was not killed at the outbox write")
 	}
 	if n := len(pr.To(u.id)) - before; n != 0 {

@@ -173,6 +173,35 @@ func (d *fdec) need(n *yaml.Node, f *fieldSet, what string, keys ...string) {
 	}
 }
 
+// fieldsAll is fieldsOf for a mapping that must have every one of its
+// keys: it also reports each one missing.
+func (d *fdec) fieldsAll(n *yaml.Node, what string, keys ...string) (fieldSet, bool) {
+	f, ok := d.fieldsOf(n, what, keys...)
+	if ok {
+		d.need(n, &f, what, keys...)
+	}
+	return f, ok
+}
+
+// checkedWord decodes the single-line text at key, if f has it, and
+// reports what check (which returns "" for a good value) finds wrong
+// with it. The text is returned even then, so that later checks can
+// name it; "" if the key is missing or holds no text.
+func (d *fdec) checkedWord(f *fieldSet, key, what string, check func(string) string) string {
+	v := f.get(key)
+	if v == nil {
+		return ""
+	}
+	s, ok := d.word(v, what)
+	if !ok {
+		return ""
+	}
+	if msg := check(s); msg != "" {
+		d.errf(v, "%s: %s", what, msg)
+	}
+	return s
+}
+
 // str decodes text: any scalar except null, trimmed, not blank. Numbers
 // keep their spelling (a postcode 04109 stays "04109").
 func (d *fdec) str(n *yaml.Node, what string) (string, bool) {
@@ -455,11 +484,10 @@ func (d *fdec) days(n *yaml.Node, what string) []time.Weekday {
 
 // slot decodes {days, from, to}.
 func (d *fdec) slot(n *yaml.Node, what string) (Slot, bool) {
-	m, ok := d.fieldsOf(n, what, "days", "from", "to")
+	m, ok := d.fieldsAll(n, what, "days", "from", "to")
 	if !ok {
 		return Slot{}, false
 	}
-	d.need(n, &m, what, "days", "from", "to")
 	var s Slot
 	good := m.n == 3
 	if v := m.get("days"); v != nil {
@@ -478,6 +506,17 @@ func (d *fdec) slot(n *yaml.Node, what string) (Slot, bool) {
 		good = false
 	}
 	return s, good && okF && okT
+}
+
+// slots decodes a list of slots, leaving out the bad ones.
+func (d *fdec) slots(n *yaml.Node, what string) []Slot {
+	var out []Slot
+	d.seq(n, what, func(c *yaml.Node) {
+		if s, ok := d.slot(c, what); ok {
+			out = append(out, s)
+		}
+	})
+	return out
 }
 
 func fmtClock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
@@ -647,20 +686,12 @@ func (d *fdec) city(n *yaml.Node) {
 }
 
 func (d *fdec) topic(n *yaml.Node) {
-	m, ok := d.fieldsOf(n, "topic", "id", "name")
+	m, ok := d.fieldsAll(n, "topic", "id", "name")
 	if !ok {
 		return
 	}
-	d.need(n, &m, "topic", "id", "name")
 	t := Topic{Pos: d.pos(n)}
-	if v := m.get("id"); v != nil {
-		if s, ok := d.word(v, "topic.id"); ok {
-			if msg := checkTermID(s); msg != "" {
-				d.errf(v, "topic.id: %s", msg)
-			}
-			t.ID = s
-		}
-	}
+	t.ID = d.checkedWord(&m, "id", "topic.id", checkTermID)
 	if v := m.get("name"); v != nil {
 		t.Name = d.text(v, "topic.name")
 		if v.Kind == yaml.MappingNode && t.Name["de"] == "" {
@@ -673,20 +704,12 @@ func (d *fdec) topic(n *yaml.Node) {
 }
 
 func (d *fdec) concept(n *yaml.Node) {
-	m, ok := d.fieldsOf(n, "glossary concept", "id", "terms")
+	m, ok := d.fieldsAll(n, "glossary concept", "id", "terms")
 	if !ok {
 		return
 	}
-	d.need(n, &m, "glossary concept", "id", "terms")
 	c := Concept{Pos: d.pos(n)}
-	if v := m.get("id"); v != nil {
-		if s, ok := d.word(v, "glossary.id"); ok {
-			if msg := checkTermID(s); msg != "" {
-				d.errf(v, "glossary.id: %s", msg)
-			}
-			c.ID = s
-		}
-	}
+	c.ID = d.checkedWord(&m, "id", "glossary.id", checkTermID)
 	if v := m.get("terms"); v != nil {
 		c.Terms = d.terms(v, "terms")
 		if v.Kind == yaml.MappingNode && len(c.Terms) == 0 {
@@ -714,14 +737,7 @@ func (d *fdec) entry(n *yaml.Node) *Entry {
 	}
 	e := &Entry{Pos: d.pos(n)}
 	d.need(n, &m, "entry", "id", "kind", "name_de", "summary", "last_checked", "owner")
-	if v := m.get("id"); v != nil {
-		if s, ok := d.word(v, "id"); ok {
-			if msg := checkEntryID(s); msg != "" {
-				d.errf(v, "id: %s", msg)
-			}
-			e.ID = s
-		}
-	}
+	e.ID = d.checkedWord(&m, "id", "id", checkEntryID)
 	if v := m.get("kind"); v != nil {
 		if s, ok := d.word(v, "kind"); ok {
 			e.Kind = Kind(s)
@@ -894,11 +910,10 @@ func (d *fdec) address(n *yaml.Node) Address {
 }
 
 func (d *fdec) geo(n *yaml.Node, what string) *Point {
-	m, ok := d.fieldsOf(n, what, "lat", "lon")
+	m, ok := d.fieldsAll(n, what, "lat", "lon")
 	if !ok {
 		return nil
 	}
-	d.need(n, &m, what, "lat", "lon")
 	var p Point
 	var okLat, okLon bool
 	if v := m.get("lat"); v != nil {
@@ -925,30 +940,9 @@ func (d *fdec) contact(n *yaml.Node) Contact {
 	if !ok {
 		return c
 	}
-	if v := m.get("phone"); v != nil {
-		if s, ok := d.word(v, "contact.phone"); ok {
-			c.Phone = s
-			if msg := checkPhone(s); msg != "" {
-				d.errf(v, "contact.phone: %s", msg)
-			}
-		}
-	}
-	if v := m.get("email"); v != nil {
-		if s, ok := d.word(v, "contact.email"); ok {
-			c.Email = s
-			if msg := checkEmail(s); msg != "" {
-				d.errf(v, "contact.email: %s", msg)
-			}
-		}
-	}
-	if v := m.get("website"); v != nil {
-		if s, ok := d.word(v, "contact.website"); ok {
-			c.Website = s
-			if msg := checkURL(s); msg != "" {
-				d.errf(v, "contact.website: %s", msg)
-			}
-		}
-	}
+	c.Phone = d.checkedWord(&m, "phone", "contact.phone", checkPhone)
+	c.Email = d.checkedWord(&m, "email", "contact.email", checkEmail)
+	c.Website = d.checkedWord(&m, "website", "contact.website", checkURL)
 	return c
 }
 
@@ -959,11 +953,7 @@ func (d *fdec) hours(n *yaml.Node) *Hours {
 	}
 	h := &Hours{ClosedOnHolidays: true}
 	if v := m.get("weekly"); v != nil {
-		d.seq(v, "hours.weekly", func(c *yaml.Node) {
-			if s, ok := d.slot(c, "hours.weekly"); ok {
-				h.Weekly = append(h.Weekly, s)
-			}
-		})
+		h.Weekly = d.slots(v, "hours.weekly")
 	}
 	if v := m.get("appointment_only"); v != nil {
 		h.AppointmentOnly, _ = d.boolean(v, "hours.appointment_only")
@@ -1064,14 +1054,7 @@ func (d *fdec) event(n *yaml.Node, id string) *Event {
 			ev.Audience = append(ev.Audience, a)
 		}
 	}
-	if v := m.get("registration"); v != nil {
-		if s, ok := d.word(v, "event.registration"); ok {
-			ev.Registration = s
-			if msg := checkURL(s); msg != "" {
-				d.errf(v, "event.registration: %s", msg)
-			}
-		}
-	}
+	ev.Registration = d.checkedWord(&m, "registration", "event.registration", checkURL)
 	if v := m.get("venue"); v != nil {
 		if s, ok := d.word(v, "event.venue"); ok {
 			ev.Venue = s
@@ -1086,32 +1069,14 @@ func (d *fdec) event(n *yaml.Node, id string) *Event {
 			}
 			d.need(c, &mm, "event.dates", "start", "end")
 			var o Occurrence
-			var okS, okE bool
-			if x := mm.get("start"); x != nil {
-				o.Start, okS = d.dateTime(x, "event.dates.start")
-			}
-			if x := mm.get("end"); x != nil {
-				o.End, okE = d.dateTime(x, "event.dates.end")
-			}
-			if x := mm.get("note"); x != nil {
-				o.Note = d.text(x, "event.dates.note")
-			}
-			if okS && okE && !o.Start.Before(o.End) {
-				d.errf(c, "event.dates: start is not before end")
-				return
-			}
-			if okS && okE {
+			if o.Start, o.End, o.Note, ok = d.span(c, &mm, "event.dates"); ok {
 				ev.Dates = append(ev.Dates, o)
 			}
 		})
 		sort.SliceStable(ev.Dates, func(i, j int) bool { return ev.Dates[i].Start.Before(ev.Dates[j].Start) })
 	}
 	if v := m.get("weekly"); v != nil {
-		d.seq(v, "event.weekly", func(c *yaml.Node) {
-			if s, ok := d.slot(c, "event.weekly"); ok {
-				ev.Weekly = append(ev.Weekly, s)
-			}
-		})
+		ev.Weekly = d.slots(v, "event.weekly")
 	}
 	if v := m.get("from"); v != nil {
 		ev.From, _ = d.date(v, "event.from")
@@ -1166,24 +1131,11 @@ func (d *fdec) event(n *yaml.Node, id string) *Event {
 			}
 			d.need(c, &mm, "event.changed", "date", "start", "end")
 			var ch Change
-			var okD, okS, okE bool
+			var okD, okSpan bool
 			if x := mm.get("date"); x != nil {
 				ch.Date, okD = d.date(x, "event.changed.date")
 			}
-			if x := mm.get("start"); x != nil {
-				ch.Start, okS = d.dateTime(x, "event.changed.start")
-			}
-			if x := mm.get("end"); x != nil {
-				ch.End, okE = d.dateTime(x, "event.changed.end")
-			}
-			if x := mm.get("note"); x != nil {
-				ch.Note = d.text(x, "event.changed.note")
-			}
-			if okS && okE && !ch.Start.Before(ch.End) {
-				d.errf(c, "event.changed: start is not before end")
-				return
-			}
-			if !okD || !okS || !okE {
+			if ch.Start, ch.End, ch.Note, okSpan = d.span(c, &mm, "event.changed"); !okD || !okSpan {
 				return
 			}
 			if first, dup := changed[ch.Date]; dup {
@@ -1203,6 +1155,27 @@ func (d *fdec) event(n *yaml.Node, id string) *Event {
 		sort.Slice(ev.Changed, func(i, j int) bool { return ev.Changed[i].Date.Before(ev.Changed[j].Date) })
 	}
 	return ev
+}
+
+// span decodes the start, end and note of a date or change of an event
+// (c, with its fields in mm), reporting a start not before its end; ok
+// is whether start and end are both good.
+func (d *fdec) span(c *yaml.Node, mm *fieldSet, what string) (start, end time.Time, note Text, ok bool) {
+	var okS, okE bool
+	if x := mm.get("start"); x != nil {
+		start, okS = d.dateTime(x, what+".start")
+	}
+	if x := mm.get("end"); x != nil {
+		end, okE = d.dateTime(x, what+".end")
+	}
+	if x := mm.get("note"); x != nil {
+		note = d.text(x, what+".note")
+	}
+	if okS && okE && !start.Before(end) {
+		d.errf(c, "%s: start is not before end", what)
+		return start, end, note, false
+	}
+	return start, end, note, okS && okE
 }
 
 // notRecurrenceDate explains why date is not a date of the event's

@@ -251,21 +251,13 @@ func (p *fastParser) mapping(pos, depth int) *yaml.Node {
 				fastBail() // an empty value
 			}
 		} else {
-			var end int
-			v, end = p.inline(l, i, depth+1)
-			p.lineEnd(l, end)
-			p.li++
+			v = p.inline(l, i, depth+1)
 		}
 		p.kids = append(p.kids, v)
-		if p.li == len(p.lines) {
+		if l = p.nextInColumn(ind); l == nil {
 			break
 		}
-		l = &p.lines[p.li]
-		c := l.col(l.ind)
-		if c < ind {
-			break
-		}
-		if c > ind || p.isSeqItem(l, l.ind) {
+		if p.isSeqItem(l, l.ind) {
 			fastBail()
 		}
 		pos = l.ind
@@ -292,29 +284,33 @@ func (p *fastParser) seq(depth int) *yaml.Node {
 		if p.keyEnd(l, i) >= 0 {
 			v = p.mapping(i, depth+1)
 		} else {
-			var end int
-			v, end = p.inline(l, i, depth+1)
-			p.lineEnd(l, end)
-			p.li++
+			v = p.inline(l, i, depth+1)
 		}
 		p.kids = append(p.kids, v)
-		if p.li == len(p.lines) {
-			break
-		}
-		l = &p.lines[p.li]
-		c := l.col(l.ind)
-		if c < ind {
-			break
-		}
-		if c > ind {
-			fastBail()
-		}
-		if !p.isSeqItem(l, l.ind) {
-			break // the next key of a mapping in the same column
+		if l = p.nextInColumn(ind); l == nil || !p.isSeqItem(l, l.ind) {
+			break // the end of the block, or the next key of a mapping in the same column
 		}
 	}
 	s.Content = p.take(base)
 	return s
+}
+
+// nextInColumn returns the current line if it continues the block whose
+// items start in column ind, or nil if the block has ended (no more
+// lines, or a line less indented); a line indented further bails out.
+func (p *fastParser) nextInColumn(ind int) *fastLine {
+	if p.li == len(p.lines) {
+		return nil
+	}
+	l := &p.lines[p.li]
+	c := l.col(l.ind)
+	if c < ind {
+		return nil
+	}
+	if c > ind {
+		fastBail()
+	}
+	return l
 }
 
 func skipSpaces(s string, i, end int) int {
@@ -332,19 +328,21 @@ func (p *fastParser) lineEnd(l *fastLine, end int) {
 	}
 }
 
-// inline parses a value that starts at pos in block context and ends on
-// the same line; it returns the node and the offset after it.
-func (p *fastParser) inline(l *fastLine, pos, depth int) (*yaml.Node, int) {
+// inline parses a value that starts at pos in block context and ends
+// line l (only a comment may follow it), and moves on to the next line.
+func (p *fastParser) inline(l *fastLine, pos, depth int) *yaml.Node {
 	s := p.src
+	var v *yaml.Node
+	var end int
 	switch c := s[pos]; c {
 	case '"':
-		return p.doubleQuoted(l, pos)
+		v, end = p.doubleQuoted(l, pos)
 	case '\'':
-		return p.singleQuoted(l, pos)
+		v, end = p.singleQuoted(l, pos)
 	case '[':
-		return p.flowSeq(l, pos, depth)
+		v, end = p.flowSeq(l, pos, depth)
 	case '{':
-		return p.flowMap(l, pos, depth)
+		v, end = p.flowMap(l, pos, depth)
 	case '&', '*', '!', '|', '>', '%', '@', '`', '#', ',', ']', '}', '?', ':':
 		fastBail()
 	case '-':
@@ -352,6 +350,19 @@ func (p *fastParser) inline(l *fastLine, pos, depth int) (*yaml.Node, int) {
 			fastBail()
 		}
 	}
+	if v == nil {
+		end = p.plainEnd(l, pos)
+		v = p.plain(l, pos, end)
+	}
+	p.lineEnd(l, end)
+	p.li++
+	return v
+}
+
+// plainEnd returns the end of the plain scalar that starts at pos in
+// block context: the end of line l, or a comment.
+func (p *fastParser) plainEnd(l *fastLine, pos int) int {
+	s := p.src
 	i := pos
 	for i < l.end {
 		c := s[i]
@@ -366,7 +377,7 @@ func (p *fastParser) inline(l *fastLine, pos, depth int) (*yaml.Node, int) {
 	for s[i-1] == ' ' {
 		i--
 	}
-	return p.plain(l, pos, i), i
+	return i
 }
 
 func (p *fastParser) plain(l *fastLine, pos, end int) *yaml.Node {
@@ -567,14 +578,7 @@ func (p *fastParser) singleQuoted(l *fastLine, pos int) (*yaml.Node, int) {
 		}
 		break
 	}
-	n := p.node(yaml.ScalarNode, "!!str", l, pos)
-	n.Style = yaml.SingleQuotedStyle
-	if b == nil {
-		n.Value = s[from:i]
-	} else {
-		n.Value = string(append(b, s[from:i]...))
-	}
-	return n, i + 1
+	return p.quoted(l, pos, yaml.SingleQuotedStyle, b, s[from:i]), i + 1
 }
 
 func (p *fastParser) doubleQuoted(l *fastLine, pos int) (*yaml.Node, int) {
@@ -663,14 +667,20 @@ func (p *fastParser) doubleQuoted(l *fastLine, pos int) (*yaml.Node, int) {
 		}
 		from = i
 	}
+	return p.quoted(l, pos, yaml.DoubleQuotedStyle, b, s[from:i]), i + 1
+}
+
+// quoted makes the node of a quoted scalar at pos whose value is b (the
+// text up to its last escape, nil if it has none) followed by rest.
+func (p *fastParser) quoted(l *fastLine, pos int, style yaml.Style, b []byte, rest string) *yaml.Node {
 	n := p.node(yaml.ScalarNode, "!!str", l, pos)
-	n.Style = yaml.DoubleQuotedStyle
+	n.Style = style
 	if b == nil {
-		n.Value = s[from:i]
+		n.Value = rest
 	} else {
-		n.Value = string(append(b, s[from:i]...))
+		n.Value = string(append(b, rest...))
 	}
-	return n, i + 1
+	return n
 }
 
 // isDecimal reports whether v is digits, a point and digits, short

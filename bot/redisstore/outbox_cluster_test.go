@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,44 +15,6 @@ import (
 	"github.com/lotse-bot/lotse/bot/bottest"
 	"github.com/lotse-bot/lotse/bot/redisstore"
 )
-
-var errKilled = errors.New("test: process killed")
-
-// killHook makes a Redis client behave like a process killed with
-// kill -9 right after the first command matching after succeeded: every
-// later command fails without reaching Redis.
-type killHook struct {
-	after func(args []any) bool
-	dead  atomic.Bool
-}
-
-func (h *killHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *killHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.dead.Load() {
-			cmd.SetErr(errKilled)
-			return errKilled
-		}
-		err := next(ctx, cmd)
-		if err == nil && h.after(cmd.Args()) {
-			h.dead.Store(true)
-		}
-		return err
-	}
-}
-
-func (h *killHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if h.dead.Load() {
-			for _, c := range cmds {
-				c.SetErr(errKilled)
-			}
-			return errKilled
-		}
-		return next(ctx, cmds)
-	}
-}
 
 // scriptOn matches a script call (EVAL, EVALSHA) naming key.
 func scriptOn(key string) func(args []any) bool {
@@ -67,10 +28,7 @@ func scriptOn(key string) func(args []any) bool {
 // after.
 func dyingStore(t *testing.T, rdb *redis.ClusterClient, ns string, after func([]any) bool) *redisstore.Store {
 	t.Helper()
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: rdb.Options().Addrs})
-	t.Cleanup(func() { c.Close() })
-	c.AddHook(&killHook{after: after})
-	return redisstore.New(c, redisstore.Options{Namespace: ns, Now: time.Now})
+	return redisstore.New(bottest.DyingCluster(t, rdb, &bottest.KillHook{After: after}), redisstore.Options{Namespace: ns, Now: time.Now})
 }
 
 // awaitClaim claims updateID until its lease no longer keeps it busy.
@@ -139,7 +97,7 @@ func TestClusterQueueTurnKilled(t *testing.T) {
 		// Killed after the queued claim, before the entries were queued.
 		{"before the outbox", 12, func(ns string, upd int64) func([]any) bool {
 			return scriptOn(ns + ":upd:" + itoa(upd))
-		}, errKilled},
+		}, bottest.ErrKilled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			order := "c" + itoa(tc.upd)

@@ -83,21 +83,7 @@ func cmdChaos(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		*bin = exe
 	}
 	report, ok, err := runChaos(ctx, size, *bin, strings.TrimSpace("lotse chaos "+strings.Join(args, " ")), stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "lotse chaos: %v\n", err)
-		return exitFailed
-	}
-	fmt.Fprint(stdout, report)
-	if *out != "" {
-		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
-			fmt.Fprintf(stderr, "lotse chaos: %v\n", err)
-			return exitFailed
-		}
-	}
-	if !ok {
-		return exitFailed
-	}
-	return exitOK
+	return reportExit("chaos", report, ok, err, *out, stdout, stderr)
 }
 
 // redisLog counts go-redis' own log lines (dial failures while Redis
@@ -142,15 +128,7 @@ func runChaos(ctx context.Context, size chaosSize, bin, command string, progress
 	fmt.Fprintf(&b, "# Lotse reliability\n\n")
 	writeProvenance(&b, command)
 	fmt.Fprintf(&b, "\nEverything runs on 127.0.0.1: a fake Bot API in the chaos process, a throwaway redis-server, and Lotse itself (in-process, or as `lotse run` subprocesses for the kills). Telegram's flood limits are kept on both sides unless noted.\n\n")
-	fmt.Fprintf(&b, "| scenario | property | measured | result |\n|---|---|---|---|\n")
-	allOK := true
-	for _, c := range checks {
-		v := "PASS"
-		if !c.ok {
-			v, allOK = "FAIL", false
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.scenario, c.property, c.measured, v)
-	}
+	allOK := writeChecks(&b, checks)
 	fmt.Fprintf(&b, "\n## Notes\n\n%s\n", strings.Join(notes, "\n"))
 	return b.String(), allOK, nil
 }
@@ -178,22 +156,12 @@ func chaosKill(ctx context.Context, size chaosSize, bin string, srv *loadtest.Re
 		"LOTSE_LOG_LEVEL=error",
 	}
 	var logs lockedLog
-	start := func() (*exec.Cmd, chan struct{}, error) {
-		cmd := exec.Command(bin, "run")
-		cmd.Env = childLogCopy(env)
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			return nil, nil, err
-		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		return cmd, done, nil
-	}
-	cmd, done, err := start()
+	start := func() (*proc, error) { return startProc(lotseRunCmd(bin, env, &logs)) }
+	p, err := start()
 	if err != nil {
 		return nil, "", err
 	}
-	defer func() { cmd.Process.Kill(); <-done }()
+	defer func() { p.cmd.Process.Kill(); <-p.done }()
 
 	wait := func(d time.Duration, cond func() bool) bool {
 		deadline := time.Now().Add(d)
@@ -256,9 +224,9 @@ func chaosKill(ctx context.Context, size chaosSize, bin string, srv *loadtest.Re
 		// A random point: 0.3-2.3 s after the (re)start, while the
 		// burst is still being answered.
 		time.Sleep(300*time.Millisecond + time.Duration(rng.Int64N(int64(2*time.Second))))
-		cmd.Process.Signal(os.Kill)
-		<-done
-		if cmd, done, err = start(); err != nil {
+		p.cmd.Process.Signal(os.Kill)
+		<-p.done
+		if p, err = start(); err != nil {
 			return nil, "", err
 		}
 	}
@@ -352,16 +320,42 @@ func (h countHandler) WithGroup(string) slog.Handler      { return h }
 // at machine speed, which the per-user inbound limit drops as a flood;
 // only the flood scenario keeps the limit (flood).
 func chaosBot(h *loadtest.Harness, store bot.Store, log *slog.Logger, flood bool) (*bot.Bot, error) {
-	kb, err := knowledge.Sample()
+	cfg, err := chaosConfig(h, store, log)
 	if err != nil {
 		return nil, err
+	}
+	cfg.Flood = bot.FloodLimit{Off: !flood}
+	return bot.New(cfg)
+}
+
+// chaosConfig configures Lotse on h's transport with the sample
+// knowledge base, store and log.
+func chaosConfig(h *loadtest.Harness, store bot.Store, log *slog.Logger) (bot.Config, error) {
+	kb, err := knowledge.Sample()
+	if err != nil {
+		return bot.Config{}, err
 	}
 	cat, err := i18n.NewCatalog()
 	if err != nil {
-		return nil, err
+		return bot.Config{}, err
 	}
-	return bot.New(bot.Config{KB: knowledge.NewLive(kb), Store: store, Sender: h.TG, Catalog: cat,
-		UserKeySecret: []byte("chaos-secret-0123456789abcdefghij"), Logger: log, Flood: bot.FloodLimit{Off: !flood}})
+	return bot.Config{KB: knowledge.NewLive(kb), Store: store, Sender: h.TG, Catalog: cat,
+		UserKeySecret: []byte("chaos-secret-0123456789abcdefghij"), Logger: log}, nil
+}
+
+// serveCounting serves lotse on h, counting in failed the updates whose
+// handling returned an error; the returned func stops serving and waits
+// until it has stopped.
+func serveCounting(ctx context.Context, h *loadtest.Harness, lotse *bot.Bot, failed *atomic.Int64) (stop func()) {
+	pctx, cancel := context.WithCancel(ctx)
+	wait := h.Serve(pctx, telegram.HandlerFunc(func(ctx context.Context, in bot.Incoming) error {
+		err := lotse.Handle(ctx, in)
+		if err != nil {
+			failed.Add(1)
+		}
+		return err
+	}))
+	return func() { cancel(); wait() }
 }
 
 // chaosRedis kills redis-server under load and brings it back.
@@ -385,15 +379,8 @@ func chaosRedis(ctx context.Context, size chaosSize, srv *loadtest.RedisServer) 
 		return nil, "", err
 	}
 	var failed atomic.Int64
-	pctx, stop := context.WithCancel(ctx)
-	wait := h.Serve(pctx, telegram.HandlerFunc(func(ctx context.Context, in bot.Incoming) error {
-		err := lotse.Handle(ctx, in)
-		if err != nil {
-			failed.Add(1)
-		}
-		return err
-	}))
-	defer func() { stop(); wait() }()
+	stop := serveCounting(ctx, h, lotse, &failed)
+	defer stop()
 	const users = 100
 	type result struct {
 		sum loadtest.Summary
@@ -465,15 +452,8 @@ func chaosAPI(ctx context.Context, size chaosSize) ([]check, string, error) {
 		return nil, "", err
 	}
 	var failed atomic.Int64
-	pctx, stop := context.WithCancel(ctx)
-	wait := h.Serve(pctx, telegram.HandlerFunc(func(ctx context.Context, in bot.Incoming) error {
-		err := lotse.Handle(ctx, in)
-		if err != nil {
-			failed.Add(1)
-		}
-		return err
-	}))
-	defer func() { stop(); wait() }()
+	stop := serveCounting(ctx, h, lotse, &failed)
+	defer stop()
 	sum, _, err := h.RunClosedLoop(ctx, int64(size.faultUsers), 1, size.faultUpdates, questionScript)
 	if err != nil {
 		return nil, "", err
@@ -668,16 +648,12 @@ func acceptedSince(api *bottest.FakeAPI, chat int64, t time.Time) []time.Time {
 // floodBot is chaosBot with the flood limit on, the store's outbox and
 // a logger for the update outcomes (info level).
 func floodBot(h *loadtest.Harness, store *memstore.Store, log *slog.Logger) (*bot.Bot, error) {
-	kb, err := knowledge.Sample()
+	cfg, err := chaosConfig(h, store, log)
 	if err != nil {
 		return nil, err
 	}
-	cat, err := i18n.NewCatalog()
-	if err != nil {
-		return nil, err
-	}
-	return bot.New(bot.Config{KB: knowledge.NewLive(kb), Store: store, Sender: h.TG, Catalog: cat, Outbox: store,
-		UserKeySecret: []byte("chaos-secret-0123456789abcdefghij"), Logger: log})
+	cfg.Outbox = store
+	return bot.New(cfg)
 }
 
 // outcomeCount counts the bot's "update" log lines by outcome: dropped

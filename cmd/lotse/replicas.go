@@ -76,21 +76,7 @@ func cmdReplicas(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		*bin = exe
 	}
 	report, ok, err := runReplicas(ctx, replicaSizes(*quick, *users), *bin, strings.TrimSpace("lotse replicas "+strings.Join(args, " ")), stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "lotse replicas: %v\n", err)
-		return exitFailed
-	}
-	fmt.Fprint(stdout, report)
-	if *out != "" {
-		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
-			fmt.Fprintf(stderr, "lotse replicas: %v\n", err)
-			return exitFailed
-		}
-	}
-	if !ok {
-		return exitFailed
-	}
-	return exitOK
+	return reportExit("replicas", report, ok, err, *out, stdout, stderr)
 }
 
 // replicaEnv is what all scenarios share.
@@ -674,15 +660,8 @@ func runReplicas(ctx context.Context, size replicaSize, bin, command string, pro
 		check{"Redis killed and restarted", "no duplicate answers", fmt.Sprintf("%d duplicates", redisRun.dup), redisRun.dup == 0},
 		check{fmt.Sprintf("%d forged webhook requests", size.forged), "all rejected, no handler run, nothing sent", forged.note, forged.ok},
 	)
-	fmt.Fprintf(&b, "## Verdicts\n\n| scenario | property | measured | result |\n|---|---|---|---|\n")
-	allOK := true
-	for _, c := range checks {
-		v := "PASS"
-		if !c.ok {
-			v, allOK = "FAIL", false
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.scenario, c.property, c.measured, v)
-	}
+	fmt.Fprintf(&b, "## Verdicts\n\n")
+	allOK := writeChecks(&b, checks)
 	fmt.Fprintf(&b, "\n## Notes\n\n")
 	fmt.Fprintf(&b, "- **kill -9**: %s. Requests in flight at the killed replica fail at the balancer (connection reset) and are answered 502 to \"Telegram\", which delivers them again; the balancer sends later requests to the survivor. An update whose handling had begun holds a claim and its chat a lock, each a lease of %v that the handler renews every third of it while it runs (so a slow handler keeps both): its redelivery waits for the chat or is answered 503 until the dead replica's leases ran out, which with Telegram's growing retry interval is what \"normal again after\" measures. A duplicate is the one window bot.UpdateClaimer leaves on purpose: the reply was accepted by the Bot API and the replica died before writing the done mark, so the redelivery is answered again (a duplicate rather than a loss; the Bot API has no idempotency key). %s.\n", kill.faultNote, bot.DefaultClaimLease, cmp.Or(kill.dupNote, "No duplicates this time"))
 	fmt.Fprintf(&b, "- **SIGTERM**: %s (limit %v: %v for requests in flight, then the rest of the shutdown). The replica stops accepting connections at once, so the balancer moves on, and answers the requests it holds before it exits.\n", term.faultNote, sigtermLimit, shutdownTimeout)

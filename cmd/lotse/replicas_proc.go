@@ -67,11 +67,11 @@ func (s *aofRedis) start() error {
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := startProc(cmd)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	done := p.done
 	s.cmd, s.done = cmd, done
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -128,36 +128,23 @@ func (s *aofRedis) stop() {
 
 // replicaProc is one `lotse run` subprocess in webhook mode.
 type replicaProc struct {
+	*proc
 	name string
-	cmd  *exec.Cmd
-	done chan struct{}
 	logs *lockedLog
 	addr string // ops server, 127.0.0.1:port
-	exit atomic.Int64
 }
 
 var opsListeningRe = regexp.MustCompile(`msg="ops server listening" addr=(127\.0\.0\.1:\d+)`)
 
 func startReplica(bin, name string, env []string) (*replicaProc, error) {
 	logs := &lockedLog{}
-	cmd := exec.Command(bin, "run")
-	cmd.Env = childLogCopy(env)
-	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd := lotseRunCmd(bin, env, logs)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	pr, err := startProc(cmd)
+	if err != nil {
 		return nil, err
 	}
-	p := &replicaProc{name: name, cmd: cmd, done: make(chan struct{}), logs: logs}
-	go func() {
-		err := cmd.Wait()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		}
-		p.exit.Store(int64(code))
-		close(p.done)
-	}()
+	p := &replicaProc{proc: pr, name: name, logs: logs}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := opsListeningRe.FindStringSubmatch(logs.all()); m != nil {

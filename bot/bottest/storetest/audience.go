@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -18,10 +17,9 @@ type NewAudienceFunc func(t *testing.T, now func() time.Time) bot.AudienceIndex
 // RunAudience runs the conformance suite for bot.AudienceIndex. Each
 // subtest gets a fresh index and clock; Advancer is used as in Run.
 func RunAudience(t *testing.T, newIndex NewAudienceFunc) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, *aenv)
-	}{
+	runSuite(t, func(t *testing.T, clk *clock) *aenv {
+		return &aenv{newStoreEnv(t, clk, newIndex)}
+	}, []suiteTest[*aenv]{
 		{"RoundTrip", testAudRoundTrip},
 		{"Move", testAudMove},
 		{"Invalid", testAudInvalid},
@@ -31,29 +29,11 @@ func RunAudience(t *testing.T, newIndex NewAudienceFunc) {
 		{"Paging", testAudPaging},
 		{"PagingWhileJoining", testAudPagingChanges},
 		{"Concurrent", testAudConcurrent},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{now: Epoch}
-			e := &aenv{t: t, ctx: context.Background(), clk: clk}
-			e.s = newIndex(t, clk.Now)
-			tc.fn(t, e)
-		})
-	}
+	})
 }
 
 // aenv is one subtest's audience index and clock.
-type aenv struct {
-	t   *testing.T
-	ctx context.Context
-	s   bot.AudienceIndex
-	clk *clock
-}
-
-func (e *aenv) advance(d time.Duration) {
-	e.t.Helper()
-	e.clk.advance(e.t, e.ctx, e.s, d)
-}
+type aenv struct{ storeEnv[bot.AudienceIndex] }
 
 // member returns user(n) in district, a volunteer if vol, living for ttl.
 func (e *aenv) member(n int, district string, vol bool, ttl time.Duration) bot.AudienceMember {
@@ -77,25 +57,9 @@ func (e *aenv) mustJoin(ms ...bot.AudienceMember) {
 // order of appearance.
 func (e *aenv) mustAll(district string, limit int) []bot.AudienceMember {
 	e.t.Helper()
-	var out []bot.AudienceMember
-	cursor := ""
-	for i := 0; ; i++ {
-		if i > 100000 {
-			e.t.Fatalf("Members(%q) does not end", district)
-		}
-		page, next, err := e.s.Members(e.ctx, district, cursor, limit)
-		if err != nil {
-			e.t.Fatalf("Members(%q): %v", district, err)
-		}
-		if len(page) > limit {
-			e.t.Fatalf("Members(%q, limit %d) returned %d", district, limit, len(page))
-		}
-		out = append(out, page...)
-		if next == "" {
-			return out
-		}
-		cursor = next
-	}
+	return allPages(e.t, fmt.Sprintf("Members(%q)", district), limit, func(cursor string) ([]bot.AudienceMember, string, error) {
+		return e.s.Members(e.ctx, district, cursor, limit)
+	})
 }
 
 // chatsOf lists the members' chats, sorted.

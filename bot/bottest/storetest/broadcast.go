@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -21,7 +20,7 @@ type NewBroadcastStoreFunc func(t *testing.T, now func() time.Time) broadcast.St
 // subtest gets a fresh store and clock; Advancer is used as in Run.
 func RunBroadcasts(t *testing.T, newStore NewBroadcastStoreFunc) {
 	runSuite(t, func(t *testing.T, clk *clock) *benv {
-		return &benv{t: t, ctx: context.Background(), clk: clk, s: newStore(t, clk.Now)}
+		return &benv{storeEnv: newStoreEnv(t, clk, newStore)}
 	}, []suiteTest[*benv]{
 		{"RoundTrip", testBcRoundTrip},
 		{"Invalid", testBcInvalid},
@@ -39,19 +38,11 @@ func RunBroadcasts(t *testing.T, newStore NewBroadcastStoreFunc) {
 
 // benv is one subtest's broadcast store and clock.
 type benv struct {
-	t   *testing.T
-	ctx context.Context
-	s   broadcast.Store
-	clk *clock
+	storeEnv[broadcast.Store]
 	seq int
 }
 
 const bcTTL = 30 * 24 * time.Hour
-
-func (e *benv) advance(d time.Duration) {
-	e.t.Helper()
-	e.clk.advance(e.t, e.ctx, e.s, d)
-}
 
 // mustDraft creates a valid draft and returns it.
 func (e *benv) mustDraft() broadcast.Broadcast {

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -22,7 +21,7 @@ type NewMonitorFunc func(t *testing.T, now func() time.Time) monitor.Store
 // suite accepts 2 % error there and demands exact counts elsewhere.
 func RunMonitor(t *testing.T, newStore NewMonitorFunc) {
 	runSuite(t, func(t *testing.T, clk *clock) *menv {
-		return &menv{t: t, ctx: context.Background(), clk: clk, s: newStore(t, clk.Now)}
+		return &menv{newStoreEnv(t, clk, newStore)}
 	}, []suiteTest[*menv]{
 		{"Questions", testMonQuestions},
 		{"Tickets", testMonTickets},
@@ -40,17 +39,7 @@ func RunMonitor(t *testing.T, newStore NewMonitorFunc) {
 	})
 }
 
-type menv struct {
-	t   *testing.T
-	ctx context.Context
-	s   monitor.Store
-	clk *clock
-}
-
-func (e *menv) advance(d time.Duration) {
-	e.t.Helper()
-	e.clk.advance(e.t, e.ctx, e.s, d)
-}
+type menv struct{ storeEnv[monitor.Store] }
 
 func (e *menv) day(n int) time.Time { return Epoch.AddDate(0, 0, n) }
 

@@ -48,7 +48,7 @@ type NewStoreFunc func(t *testing.T, now func() time.Time) bot.Store
 // fresh clock.
 func Run(t *testing.T, newStore NewStoreFunc) {
 	runSuite(t, func(t *testing.T, clk *clock) *env {
-		return &env{t: t, ctx: context.Background(), clk: clk, s: newStore(t, clk.Now)}
+		return &env{newStoreEnv(t, clk, newStore)}
 	}, []suiteTest[*env]{
 		{"FirstSeen/New", testFirstSeenNew},
 		{"FirstSeen/Duplicate", testFirstSeenDuplicate},
@@ -101,17 +101,7 @@ func (c *clock) advance(t *testing.T, ctx context.Context, store any, d time.Dur
 }
 
 // env is one subtest's store and clock, with helpers that fail the test.
-type env struct {
-	t   *testing.T
-	ctx context.Context
-	s   bot.Store
-	clk *clock
-}
-
-func (e *env) advance(d time.Duration) {
-	e.t.Helper()
-	e.clk.advance(e.t, e.ctx, e.s, d)
-}
+type env struct{ storeEnv[bot.Store] }
 
 func (e *env) mustFirstSeen(id int64, ttl time.Duration, want bool) {
 	e.t.Helper()

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -24,7 +23,7 @@ type NewQueueFunc func(t *testing.T, now func() time.Time) remind.Queue
 // subtest gets a fresh store and clock; Advancer is used as in Run.
 func RunSubscriptions(t *testing.T, newStore NewSubscriptionStoreFunc) {
 	runSuite(t, func(t *testing.T, clk *clock) *senv {
-		return &senv{t: t, ctx: context.Background(), clk: clk, s: newStore(t, clk.Now)}
+		return &senv{newStoreEnv(t, clk, newStore)}
 	}, []suiteTest[*senv]{
 		{"RoundTrip", testSubRoundTrip},
 		{"Overwrite", testSubOverwrite},
@@ -41,17 +40,7 @@ func RunSubscriptions(t *testing.T, newStore NewSubscriptionStoreFunc) {
 }
 
 // senv is one subtest's subscription store and clock.
-type senv struct {
-	t   *testing.T
-	ctx context.Context
-	s   remind.Store
-	clk *clock
-}
-
-func (e *senv) advance(d time.Duration) {
-	e.t.Helper()
-	e.clk.advance(e.t, e.ctx, e.s, d)
-}
+type senv struct{ storeEnv[remind.Store] }
 
 // sub returns user(n)'s subscription to t, made now, living for ttl.
 func (e *senv) sub(n int, t remind.Target, ttl time.Duration) remind.Subscription {
@@ -86,26 +75,13 @@ func (e *senv) mustSubsOf(n int) []remind.Subscription {
 func (e *senv) mustAll(t remind.Target, limit int) []string {
 	e.t.Helper()
 	var ids []string
-	cursor := ""
-	for i := 0; ; i++ {
-		if i > 100000 {
-			e.t.Fatalf("SubscribersOf(%s) does not end", t)
-		}
-		page, next, err := e.s.SubscribersOf(e.ctx, t, cursor, limit)
-		if err != nil {
-			e.t.Fatalf("SubscribersOf(%s): %v", t, err)
-		}
-		if len(page) > limit {
-			e.t.Fatalf("SubscribersOf(%s, limit %d) returned %d", t, limit, len(page))
-		}
-		for _, s := range page {
-			ids = append(ids, s.ID)
-		}
-		if next == "" {
-			return ids
-		}
-		cursor = next
+	subs := allPages(e.t, fmt.Sprintf("SubscribersOf(%s)", t), limit, func(cursor string) ([]remind.Subscription, string, error) {
+		return e.s.SubscribersOf(e.ctx, t, cursor, limit)
+	})
+	for _, s := range subs {
+		ids = append(ids, s.ID)
 	}
+	return ids
 }
 
 // sameSub compares by meaning: times by instant.
@@ -441,7 +417,7 @@ func testSubPagingChanges(t *testing.T, e *senv) {
 // a fresh queue and clock; Advancer is used as in Run.
 func RunQueue(t *testing.T, newQueue NewQueueFunc) {
 	runSuite(t, func(t *testing.T, clk *clock) *qenv {
-		return &qenv{t: t, ctx: context.Background(), clk: clk, q: newQueue(t, clk.Now)}
+		return &qenv{newStoreEnv(t, clk, newQueue)}
 	}, []suiteTest[*qenv]{
 		{"Enqueue/Idempotent", testQueueEnqueueIdempotent},
 		{"Enqueue/Invalid", testQueueInvalid},
@@ -456,17 +432,7 @@ func RunQueue(t *testing.T, newQueue NewQueueFunc) {
 }
 
 // qenv is one subtest's queue and clock.
-type qenv struct {
-	t   *testing.T
-	ctx context.Context
-	q   remind.Queue
-	clk *clock
-}
-
-func (e *qenv) advance(d time.Duration) {
-	e.t.Helper()
-	e.clk.advance(e.t, e.ctx, e.q, d)
-}
+type qenv struct{ storeEnv[remind.Queue] }
 
 // job returns user(n)'s reminder, due in dueIn, for an occurrence an hour
 // after that.
@@ -481,7 +447,7 @@ func (e *qenv) job(n int, dueIn time.Duration) remind.Job {
 
 func (e *qenv) mustEnqueue(want int, jobs ...remind.Job) {
 	e.t.Helper()
-	n, err := e.q.Enqueue(e.ctx, e.clk.Now(), jobs)
+	n, err := e.s.Enqueue(e.ctx, e.clk.Now(), jobs)
 	if err != nil {
 		e.t.Fatalf("Enqueue: %v", err)
 	}
@@ -492,7 +458,7 @@ func (e *qenv) mustEnqueue(want int, jobs ...remind.Job) {
 
 func (e *qenv) mustClaim(n int, lease time.Duration) []remind.Job {
 	e.t.Helper()
-	jobs, err := e.q.Claim(e.ctx, e.clk.Now(), lease, n)
+	jobs, err := e.s.Claim(e.ctx, e.clk.Now(), lease, n)
 	if err != nil {
 		e.t.Fatalf("Claim: %v", err)
 	}
@@ -501,7 +467,7 @@ func (e *qenv) mustClaim(n int, lease time.Duration) []remind.Job {
 
 func (e *qenv) mustMark(id string, want bool) {
 	e.t.Helper()
-	got, err := e.q.Mark(e.ctx, e.clk.Now(), id, e.clk.Now().Add(day))
+	got, err := e.s.Mark(e.ctx, e.clk.Now(), id, e.clk.Now().Add(day))
 	if err != nil {
 		e.t.Fatalf("Mark: %v", err)
 	}
@@ -532,7 +498,7 @@ func testQueueInvalid(t *testing.T, e *qenv) {
 	expiresEarly := good
 	expiresEarly.Expires = good.Due
 	for name, j := range map[string]remind.Job{"wrong id": bad, "expires before due": expiresEarly} {
-		if _, err := e.q.Enqueue(e.ctx, e.clk.Now(), []remind.Job{good, j}); !errors.Is(err, bot.ErrInvalid) {
+		if _, err := e.s.Enqueue(e.ctx, e.clk.Now(), []remind.Job{good, j}); !errors.Is(err, bot.ErrInvalid) {
 			t.Errorf("%s: Enqueue = %v, want bot.ErrInvalid", name, err)
 		}
 	}
@@ -579,7 +545,7 @@ func testQueueClaimExclusive(t *testing.T, e *qenv) {
 		go func() {
 			defer wg.Done()
 			for range n {
-				got, err := e.q.Claim(e.ctx, e.clk.Now(), time.Minute, 7)
+				got, err := e.s.Claim(e.ctx, e.clk.Now(), time.Minute, 7)
 				if err != nil {
 					t.Errorf("Claim: %v", err)
 					return
@@ -619,7 +585,7 @@ func testQueueMark(t *testing.T, e *qenv) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := e.q.Mark(e.ctx, e.clk.Now(), id, e.clk.Now().Add(day))
+			ok, err := e.s.Mark(e.ctx, e.clk.Now(), id, e.clk.Now().Add(day))
 			if err != nil {
 				t.Errorf("Mark: %v", err)
 			}
@@ -634,7 +600,7 @@ func testQueueMark(t *testing.T, e *qenv) {
 	if wins != 1 {
 		t.Fatalf("%d concurrent Marks won, want 1", wins)
 	}
-	if _, err := e.q.Mark(e.ctx, e.clk.Now(), "y", e.clk.Now()); !errors.Is(err, bot.ErrInvalid) {
+	if _, err := e.s.Mark(e.ctx, e.clk.Now(), "y", e.clk.Now()); !errors.Is(err, bot.ErrInvalid) {
 		t.Errorf("Mark expiring now: %v, want bot.ErrInvalid", err)
 	}
 }
@@ -647,11 +613,11 @@ func testQueueAck(t *testing.T, e *qenv) {
 	}
 	e.mustMark(sent.ID, true)
 	for _, j := range []remind.Job{sent, skipped, sent} {
-		if err := e.q.Ack(e.ctx, j.ID); err != nil {
+		if err := e.s.Ack(e.ctx, j.ID); err != nil {
 			t.Fatalf("Ack: %v", err)
 		}
 	}
-	if err := e.q.Ack(e.ctx, "unknown"); err != nil {
+	if err := e.s.Ack(e.ctx, "unknown"); err != nil {
 		t.Fatalf("Ack(unknown): %v", err)
 	}
 	e.mustEnqueue(1, sent, skipped) // the sent one stays done
@@ -659,7 +625,7 @@ func testQueueAck(t *testing.T, e *qenv) {
 		t.Fatalf("Claim = %s", jobIDs(got))
 	}
 	e.advance(2 * time.Minute)
-	if req, ab, err := e.q.Recover(e.ctx, e.clk.Now()); err != nil || req != 1 || ab != 0 {
+	if req, ab, err := e.s.Recover(e.ctx, e.clk.Now()); err != nil || req != 1 || ab != 0 {
 		t.Fatalf("Recover = %d, %d, %v; want the unacknowledged job requeued", req, ab, err)
 	}
 }
@@ -669,11 +635,11 @@ func testQueueRecover(t *testing.T, e *qenv) {
 	e.mustEnqueue(3, a, b, c)
 	e.mustClaim(2, time.Minute) // a and b (due first by id order or time)
 	e.mustMark(a.ID, true)
-	if req, ab, err := e.q.Recover(e.ctx, e.clk.Now()); err != nil || req+ab != 0 {
+	if req, ab, err := e.s.Recover(e.ctx, e.clk.Now()); err != nil || req+ab != 0 {
 		t.Fatalf("Recover before the lease expired = %d, %d, %v", req, ab, err)
 	}
 	e.advance(2 * time.Minute)
-	req, ab, err := e.q.Recover(e.ctx, e.clk.Now())
+	req, ab, err := e.s.Recover(e.ctx, e.clk.Now())
 	if err != nil || req != 1 || ab != 1 {
 		t.Fatalf("Recover = requeued %d, abandoned %d, %v; want 1, 1", req, ab, err)
 	}
@@ -699,14 +665,14 @@ func testQueueRetry(t *testing.T, e *qenv) {
 	r := got[0]
 	r.Attempts++
 	r.Due = e.clk.Now().Add(2 * time.Minute)
-	if err := e.q.Retry(e.ctx, e.clk.Now(), r); err != nil {
+	if err := e.s.Retry(e.ctx, e.clk.Now(), r); err != nil {
 		t.Fatalf("Retry: %v", err)
 	}
 	if got := e.mustClaim(1, time.Minute); len(got) != 0 {
 		t.Fatal("retried job claimed before it is due")
 	}
 	e.advance(2 * time.Minute)
-	if req, ab, _ := e.q.Recover(e.ctx, e.clk.Now()); req+ab != 0 {
+	if req, ab, _ := e.s.Recover(e.ctx, e.clk.Now()); req+ab != 0 {
 		t.Fatalf("retried job still in flight: requeued %d, abandoned %d", req, ab)
 	}
 	got = e.mustClaim(1, time.Minute)
@@ -727,7 +693,7 @@ func testQueueExpiry(t *testing.T, e *qenv) {
 	if got := e.mustClaim(10, time.Minute); len(got) != 0 {
 		t.Fatalf("expired jobs claimed: %s", jobIDs(got))
 	}
-	if req, _, err := e.q.Recover(e.ctx, e.clk.Now()); err != nil || req != 0 {
+	if req, _, err := e.s.Recover(e.ctx, e.clk.Now()); err != nil || req != 0 {
 		t.Fatalf("Recover requeued %d expired jobs (%v)", req, err)
 	}
 	expired := j

@@ -31,7 +31,7 @@ type Dumper interface {
 // Run.
 func RunTickets(t *testing.T, newStore NewTicketStoreFunc) {
 	runSuite(t, func(t *testing.T, clk *clock) *tenv {
-		return &tenv{t: t, ctx: context.Background(), clk: clk, s: newStore(t, clk.Now)}
+		return &tenv{newStoreEnv(t, clk, newStore)}
 	}, []suiteTest[*tenv]{
 		{"Create/RoundTrip", testTicketRoundTrip},
 		{"Create/Invalid", testTicketCreateInvalid},
@@ -57,18 +57,7 @@ func RunTickets(t *testing.T, newStore NewTicketStoreFunc) {
 }
 
 // tenv is one subtest's ticket store and clock.
-type tenv struct {
-	t   *testing.T
-	ctx context.Context
-	s   bot.TicketStore
-	clk *clock
-}
-
-// advance moves the clock and ages the store, as env.advance does.
-func (e *tenv) advance(d time.Duration) {
-	e.t.Helper()
-	e.clk.advance(e.t, e.ctx, e.s, d)
-}
+type tenv struct{ storeEnv[bot.TicketStore] }
 
 // Fixture values. They are distinctive so that Dump searches cannot match
 // by accident.
