@@ -726,6 +726,9 @@ func readParams(r *http.Request) (url.Values, error) {
 		}
 		return v, nil
 	}
+	if mt, _, _ := mime.ParseMediaType(ct); mt == "application/json" {
+		return readJSONParams(r)
+	}
 	postErr := readURLEncoded(r)
 	err := r.ParseForm()
 	if postErr != nil {

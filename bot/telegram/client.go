@@ -631,7 +631,7 @@ func (c *Client) sendText(ctx context.Context, msg bot.Outgoing, markup *tgbotap
 // does not encode.
 func (c *Client) sendTextRequest(ctx context.Context, r textRequest) (int, error) {
 	const method = "sendMessage"
-	body, ok := r.form()
+	body, contentType, ok := r.body()
 	if !ok {
 		return c.sendChattable(ctx, method, r.chatID, r.message())
 	}
@@ -639,7 +639,7 @@ func (c *Client) sendTextRequest(ctx context.Context, r textRequest) (int, error
 	var decodeErr error
 	chatID := r.chatID
 	err := c.retry(ctx, method, &chatID, func(actx context.Context) (err error) {
-		id, decodeErr, err = c.postSend(actx, c.sendMessageURL, body)
+		id, decodeErr, err = c.postSend(actx, c.sendMessageURL, body, contentType)
 		return err
 	})
 	if err != nil {
