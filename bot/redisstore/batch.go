@@ -141,10 +141,21 @@ func (g *groupCommit) send(batch []*gcRequest) {
 	// cancel it; the client's read and write timeouts bound it. Exec's
 	// error is the first failed command's, which every caller finds on
 	// its own commands.
-	_, _ = pipe.Exec(context.Background())
+	_, _ = pipe.Exec(context.WithValue(context.Background(), groupCommitKey{}, len(batch)))
 	for _, r := range batch {
 		close(r.done)
 	}
+}
+
+type groupCommitKey struct{}
+
+// GroupCommitCallers returns, for the context a go-redis hook sees, how
+// many callers' commands the pipeline carries if it is a group commit,
+// and 0 otherwise. A hook counting round trips counts each caller: each
+// waited for one exchange with Redis.
+func GroupCommitCallers(ctx context.Context) int {
+	n, _ := ctx.Value(groupCommitKey{}).(int)
+	return n
 }
 
 // GroupCommitStats reports how many callers the group commit served and

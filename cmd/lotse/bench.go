@@ -288,7 +288,7 @@ func (e *benchEnv) redisStore(name string) (*redisstore.Store, *redisMeter, func
 	rdb.AddHook(rt)
 	ns := fmt.Sprintf("bench:%s:%d", name, time.Now().UnixNano())
 	st := redisstore.New(rdb, redisstore.Options{Namespace: ns})
-	return st, &redisMeter{e: e, rt: rt, st: st}, func() { rdb.Close() }
+	return st, &redisMeter{e: e, rt: rt}, func() { rdb.Close() }
 }
 
 func startScript(user int64, _ int) (loadtest.Step, bool) {

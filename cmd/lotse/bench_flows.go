@@ -16,7 +16,6 @@ import (
 	"github.com/lotse-bot/lotse/bot"
 	"github.com/lotse-bot/lotse/bot/bottest"
 	"github.com/lotse-bot/lotse/bot/monitor"
-	"github.com/lotse-bot/lotse/bot/redisstore"
 	"github.com/lotse-bot/lotse/bot/remind"
 	"github.com/lotse-bot/lotse/bot/staffconfig"
 	"github.com/lotse-bot/lotse/internal/loadtest"
@@ -103,18 +102,14 @@ func (fb *flowBot) flushMonitor(ctx context.Context) error {
 }
 
 // redisMeter counts Redis commands (INFO commandstats) and round trips
-// over part of a run. Round trips are what the callers waited for: the
-// client hook counts pipelines sent, and the store's group commit sends
-// many callers' commands in one pipeline, so its pipelines are replaced
-// by the callers they served (redisstore.GroupCommitStats).
+// over part of a run. Round trips are what the callers waited for (see
+// loadtest.RoundTrips: a group commit counts once per caller).
 type redisMeter struct {
 	e      *benchEnv
 	rt     *loadtest.RoundTrips
-	st     *redisstore.Store
 	before map[string]int64
 	trips  int64
-	gcReq  int64
-	gcPipe int64
+	sent   int64
 	err    error
 	// pipelines is the pipelines (and single commands) actually sent
 	// between start and end, group commits counted once.
@@ -127,8 +122,7 @@ type redisMeter struct {
 
 func (m *redisMeter) start(ctx context.Context) {
 	m.before, m.err = loadtest.CommandStats(ctx, m.e.stats)
-	m.trips = m.rt.Count()
-	m.gcReq, m.gcPipe = m.st.GroupCommitStats()
+	m.trips, m.sent = m.rt.Count(), m.rt.Sent()
 	var err error
 	if m.serverCPUFrom, err = loadtest.ServerCPU(ctx, m.e.stats); m.err == nil {
 		m.err = err
@@ -151,8 +145,7 @@ func (m *redisMeter) stop(ctx context.Context, updates int) (commands, trips flo
 
 // end returns the commands by name and the round trips since start.
 func (m *redisMeter) end(ctx context.Context) (map[string]int64, int64, error) {
-	trips1 := m.rt.Count()
-	req1, pipe1 := m.st.GroupCommitStats()
+	trips1, sent1 := m.rt.Count(), m.rt.Sent()
 	cpu1, cpuErr := loadtest.ServerCPU(ctx, m.e.stats)
 	m.serverCPU = cpu1 - m.serverCPUFrom
 	after, err := loadtest.CommandStats(ctx, m.e.stats)
@@ -167,8 +160,8 @@ func (m *redisMeter) end(ctx context.Context) (map[string]int64, int64, error) {
 	}
 	d := loadtest.Delta(m.before, after)
 	delete(d, "info") // the meter's own snapshots
-	m.pipelines = trips1 - m.trips
-	return d, m.pipelines - (pipe1 - m.gcPipe) + (req1 - m.gcReq), nil
+	m.pipelines = sent1 - m.sent
+	return d, trips1 - m.trips, nil
 }
 
 // request is one requester's ticket in the ticket scenario.

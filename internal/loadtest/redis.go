@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lotse-bot/lotse/bot/redisstore"
 	"github.com/lotse-bot/lotse/internal/redisserver"
 )
 
@@ -95,17 +96,23 @@ func ServerCPU(ctx context.Context, rdb redis.UniversalClient) (time.Duration, e
 	return total, nil
 }
 
-// RoundTrips is a go-redis hook counting round trips: one per command
-// sent alone, one per pipeline or transaction, whatever its length.
-// Add it with rdb.AddHook.
+// RoundTrips is a go-redis hook counting round trips as the callers
+// waited for them: one per command sent alone, one per pipeline or
+// transaction whatever its length, and for a pipeline of the store's
+// group commit one per caller whose commands it carries
+// (redisstore.GroupCommitCallers). Pipelines counts what was actually
+// sent. Add it with rdb.AddHook.
 type RoundTrips struct {
-	n atomic.Int64
+	n, sent atomic.Int64
 }
 
 var _ redis.Hook = (*RoundTrips)(nil)
 
 // Count returns the round trips so far.
 func (r *RoundTrips) Count() int64 { return r.n.Load() }
+
+// Sent returns the commands sent alone and pipelines so far.
+func (r *RoundTrips) Sent() int64 { return r.sent.Load() }
 
 // DialHook passes dials through.
 func (r *RoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -114,14 +121,17 @@ func (r *RoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next 
 func (r *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		r.n.Add(1)
+		r.sent.Add(1)
 		return next(ctx, cmd)
 	}
 }
 
-// ProcessPipelineHook counts a pipeline as one round trip.
+// ProcessPipelineHook counts a pipeline as one round trip, or as one per
+// caller for a group commit.
 func (r *RoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		r.n.Add(1)
+		r.n.Add(int64(max(redisstore.GroupCommitCallers(ctx), 1)))
+		r.sent.Add(1)
 		return next(ctx, cmds)
 	}
 }
