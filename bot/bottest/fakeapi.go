@@ -561,7 +561,8 @@ func (f *FakeAPI) FailNext(method string, faults ...Fault) {
 
 type answer struct {
 	status int
-	body   any // result on success
+	body   any    // result on success
+	raw    []byte // or the whole answer, already encoded
 	desc   string
 	retry  int
 	html   bool
@@ -666,6 +667,14 @@ func (f *FakeAPI) write(w http.ResponseWriter, a answer) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(a.status)
 		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", a.status, http.StatusText(a.status))
+		return
+	}
+	if a.raw != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(a.status)
+		if _, err := w.Write(a.raw); err != nil {
+			f.logf("fakeapi: write answer: %v", err)
+		}
 		return
 	}
 	var body map[string]any
@@ -993,12 +1002,7 @@ func (f *FakeAPI) send(method string, p url.Values) answer {
 	m.MessageID = f.nextMsg[chatID]
 	f.sent = append(f.sent, m)
 	f.notify()
-	return okAnswer(tgbotapi.Message{
-		MessageID: m.MessageID,
-		Date:      int(time.Now().Unix()),
-		Chat:      &tgbotapi.Chat{ID: chatID, Type: typ},
-		Text:      m.Text,
-	})
+	return answer{status: http.StatusOK, raw: sentJSON(m.MessageID, int(time.Now().Unix()), chatID, typ, m.Text)}
 }
 
 // admit applies the flood limits; it returns the retry_after and the

@@ -1,12 +1,14 @@
 package bottest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -23,10 +25,14 @@ import (
 // accepts and rejects exactly what json.Unmarshal into a
 // map[string]json.RawMessage does (FuzzJSONParams).
 func readJSONParams(r *http.Request) (url.Values, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxFormSize+1))
-	if err != nil {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= maxFormSize {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // ReadFrom wants MinRead spare
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxFormSize+1)); err != nil {
 		return url.Values{}, err
 	}
+	body := buf.Bytes()
 	if len(body) > maxFormSize {
 		return url.Values{}, errors.New("request entity too large")
 	}
@@ -138,13 +144,16 @@ func jsonString(b []byte, i int) (string, int, error) {
 
 // unquoteSlow decodes a string body with escapes or invalid UTF-8.
 func unquoteSlow(s []byte) (string, error) {
-	out := make([]byte, 0, len(s))
+	var out strings.Builder
+	out.Grow(len(s))
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c != '\\' {
-			r, size := utf8.DecodeRune(s[i:])
-			out = utf8.AppendRune(out, r) // RuneError for bad bytes, as encoding/json
-			i += size
+		run := bytes.IndexByte(s[i:], '\\')
+		if run < 0 {
+			run = len(s) - i
+		}
+		if run > 0 {
+			writeUTF8(&out, s[i:i+run])
+			i += run
 			continue
 		}
 		if i+1 >= len(s) {
@@ -152,17 +161,17 @@ func unquoteSlow(s []byte) (string, error) {
 		}
 		switch s[i+1] {
 		case '"', '\\', '/':
-			out = append(out, s[i+1])
+			out.WriteByte(s[i+1])
 		case 'b':
-			out = append(out, '\b')
+			out.WriteByte('\b')
 		case 'f':
-			out = append(out, '\f')
+			out.WriteByte('\f')
 		case 'n':
-			out = append(out, '\n')
+			out.WriteByte('\n')
 		case 'r':
-			out = append(out, '\r')
+			out.WriteByte('\r')
 		case 't':
-			out = append(out, '\t')
+			out.WriteByte('\t')
 		case 'u':
 			r, ok := hex4(s, i+2)
 			if !ok {
@@ -172,21 +181,34 @@ func unquoteSlow(s []byte) (string, error) {
 			if utf16.IsSurrogate(r) {
 				if r2, ok := hex4(s, i+2); ok && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
 					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						out = utf8.AppendRune(out, dec)
+						out.WriteRune(dec)
 						i += 6
 						continue
 					}
 				}
 				r = utf8.RuneError
 			}
-			out = utf8.AppendRune(out, r)
+			out.WriteRune(r)
 			continue
 		default:
 			return "", errJSON
 		}
 		i += 2
 	}
-	return string(out), nil
+	return out.String(), nil
+}
+
+// writeUTF8 writes p, each invalid byte as U+FFFD as encoding/json does.
+func writeUTF8(out *strings.Builder, p []byte) {
+	if utf8.Valid(p) {
+		out.Write(p)
+		return
+	}
+	for len(p) > 0 {
+		r, size := utf8.DecodeRune(p)
+		out.WriteRune(r) // RuneError for a bad byte
+		p = p[size:]
+	}
 }
 
 func hex4(s []byte, i int) (rune, bool) {

@@ -157,11 +157,3 @@ func GroupCommitCallers(ctx context.Context) int {
 	n, _ := ctx.Value(groupCommitKey{}).(int)
 	return n
 }
-
-// GroupCommitStats reports how many callers the group commit served and
-// in how many pipelines. A measurement counting pipelines (one round
-// trip each) sees one per batch; each caller still waited for one
-// exchange with Redis, so per caller the round trips are the requests.
-func (s *Store) GroupCommitStats() (requests, pipelines int64) {
-	return s.gc.requests.Load(), s.gc.pipelines.Load()
-}

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/lotse-bot/lotse/internal/jsonstr"
 )
 
 // This file is the send path of sendMessage, the call behind nearly
@@ -74,7 +76,7 @@ func (r textRequest) body() (body []byte, contentType string, ok bool) {
 	if r.text != "" {
 		sep()
 		b = append(b, `"text":`...)
-		b = appendJSONString(b, r.text)
+		b = jsonstr.Append(b, r.text)
 	}
 	if r.markup != nil {
 		sep()
@@ -132,75 +134,20 @@ func appendMarkup(b []byte, m *tgbotapi.InlineKeyboardMarkup) ([]byte, bool) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"text":`...)
-			b = appendJSONString(b, k.Text)
+			b = jsonstr.Append(b, k.Text)
 			if k.URL != nil {
 				b = append(b, `,"url":`...)
-				b = appendJSONString(b, *k.URL)
+				b = jsonstr.Append(b, *k.URL)
 			}
 			if k.CallbackData != nil {
 				b = append(b, `,"callback_data":`...)
-				b = appendJSONString(b, *k.CallbackData)
+				b = jsonstr.Append(b, *k.CallbackData)
 			}
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	return append(b, "]}"...), true
-}
-
-// appendJSONString appends s as encoding/json.Marshal writes a string:
-// HTML-safe (<, >, & escaped), invalid UTF-8 replaced by U+FFFD, U+2028
-// and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // sentAnswer is the Bot API's answer to a send, decoded in one pass:
