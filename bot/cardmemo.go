@@ -9,10 +9,11 @@ import (
 // cardParts are the parts of an answer card that depend only on the
 // entry and the language: the head, the fixed facts (address, contacts,
 // languages, district; fixed joined by newlines, facts of them) and the
-// tail (the date last checked, with its blank line).
+// tail (the date last checked, with its blank line); and more, the text
+// of the button that leads to the entry from another entry's card.
 type cardParts struct {
-	head, fixed, tail string
-	facts             int
+	head, fixed, tail, more string
+	facts                   int
 }
 
 // cardMemo keeps cardParts per entry and language of the current

@@ -133,7 +133,7 @@ func (t *turn) cardWithIntro(intro string, e *knowledge.Entry, more []*knowledge
 	}
 	var alts [][]Button
 	for _, m := range more {
-		if bt, ok := button(t.T("ButtonMore", map[string]any{"Title": t.title(m)}), cbEntry+m.ID); ok {
+		if bt, ok := button(t.b.cards.parts(t, m).more, cbEntry+m.ID); ok {
 			alts = append(alts, []Button{bt})
 		}
 	}
@@ -179,6 +179,7 @@ func (t *turn) writeCardText(b *strings.Builder, e *knowledge.Entry) {
 // cardParts renders the parts of e's card that do not depend on the time.
 func (t *turn) cardParts(e *knowledge.Entry) cardParts {
 	var p cardParts
+	p.more = t.T("ButtonMore", map[string]any{"Title": t.title(e)})
 	var head strings.Builder
 	head.WriteString(t.titleLine(e))
 	if sum, sl := e.Summary.In(t.lang); sum != "" {
