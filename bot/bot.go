@@ -187,18 +187,26 @@ func New(cfg Config) (*Bot, error) {
 // UserKey returns the pseudonymous store key of a Telegram user id: the
 // hex HMAC-SHA256 of the id under the configured secret, cut to 128 bits.
 func (b *Bot) UserKey(userID int64) UserKey {
+	sum := b.keyedMAC("", userID)
+	return UserKey(hex.EncodeToString(sum[:16]))
+}
+
+// keyedMAC is the HMAC-SHA256 of prefix and id in decimal under the
+// configured secret. The hashes are pooled: every update needs two or
+// three of them, and a new HMAC allocates two SHA-256 states.
+func (b *Bot) keyedMAC(prefix string, id int64) [sha256.Size]byte {
 	m, _ := b.userKeyMACs.Get().(hash.Hash)
 	if m == nil {
 		m = hmac.New(sha256.New, b.cfg.UserKeySecret)
 	} else {
 		m.Reset()
 	}
-	var id [20]byte
-	m.Write(strconv.AppendInt(id[:0], userID, 10))
+	var buf [48]byte
+	m.Write(strconv.AppendInt(append(buf[:0], prefix...), id, 10))
 	var sum [sha256.Size]byte
-	mac := m.Sum(sum[:0])
+	m.Sum(sum[:0])
 	b.userKeyMACs.Put(m)
-	return UserKey(hex.EncodeToString(mac[:16]))
+	return sum
 }
 
 // Handle processes one update: it drops repeated deliveries, loads the

@@ -2,8 +2,6 @@ package bot
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -49,9 +47,8 @@ func isStaffData(d string) bool {
 // staffKey is the store key of a staff member's reply state, apart from
 // their session as a private user of the bot.
 func (b *Bot) staffKey(userID int64) UserKey {
-	m := hmac.New(sha256.New, b.cfg.UserKeySecret)
-	m.Write([]byte("staff:" + strconv.FormatInt(userID, 10)))
-	return UserKey(hex.EncodeToString(m.Sum(nil)[:16]))
+	sum := b.keyedMAC("staff:", userID)
+	return UserKey(hex.EncodeToString(sum[:16]))
 }
 
 // linkChat is the chat under which message links are stored: a private
@@ -61,9 +58,7 @@ func (b *Bot) linkChat(chat int64) int64 {
 	if chat < 0 {
 		return chat
 	}
-	m := hmac.New(sha256.New, b.cfg.UserKeySecret)
-	m.Write([]byte("link:" + strconv.FormatInt(chat, 10)))
-	sum := m.Sum(nil)
+	sum := b.keyedMAC("link:", chat)
 	var v int64
 	for _, c := range sum[:7] {
 		v = v<<8 | int64(c)
