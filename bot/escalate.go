@@ -71,8 +71,9 @@ func (b *Bot) escalateOne(ctx context.Context, kb *knowledge.KB, ref string, now
 		final = e.ID
 	}
 	var reminded, handed bool
+	var from int64 // the chat it leaves if handed over
 	tk, err := b.cfg.Tickets.UpdateTicket(ctx, ref, func(x *Ticket) error {
-		reminded, handed = false, false
+		reminded, handed, from = false, false, x.AssigneeChat
 		if !x.Overdue(now) {
 			return errNotDue
 		}
@@ -124,12 +125,16 @@ func (b *Bot) escalateOne(ctx context.Context, kb *knowledge.KB, ref string, now
 			Buttons: b.staffButtons(tks, desk.Lang, ref)}
 		err := tks.save(ctx)
 		if err == nil {
-			err = b.enqueue(ctx, OutboxEntry{ID: "rem:" + ref + ":" + idemSuffix(tk), Ref: ref, Link: true, Msg: msg})
+			err = b.enqueue(ctx, OutboxEntry{ID: "rem:" + ref + ":" + idemSuffix(tk), Ref: ref, Link: true,
+				Topic: b.topicMode(tk.AssigneeChat, TopicIn), Msg: msg})
 		}
 		if err != nil {
 			b.log.Warn("reminder not queued", "error_class", errClass(err))
 		}
 		return true, nil
+	}
+	if handed && from != tk.AssigneeChat {
+		b.closeTopic(ctx, tk, from)
 	}
 	// Re-posted even without a new assignee: the message may never have
 	// arrived, and it is due again.

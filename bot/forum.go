@@ -18,6 +18,17 @@ import (
 // rules as a reply to the card (replyToTicket); closing or cancelling the
 // ticket closes the topic. Other desks are unchanged.
 //
+// Every way a ticket becomes final or leaves a chat calls closeTopic for
+// that chat: closed by staff, withdrawn, /forget, handed over, escalated
+// to another desk, rerouted or moved with its desk by a staff-file
+// reload (requeue.go). The chat it arrives in opens a topic if it is a
+// forum desk; only the assignee's chat opens one (/ticket elsewhere does
+// not). A chat that is no forum desk any more (its desk moved to another
+// chat or left the staff file) keeps the ticket's topic there, for the
+// note that the ticket moved and for closing it (ticketTopicMode). A
+// closed topic is marked on the ticket (ForumTopic.Closed): a ticket
+// that comes back to that chat gets a new topic, a final ticket none.
+//
 // Everything goes through the outbox. An entry's Topic mode says what
 // its delivery does about topics (sendForum): TopicOpen (the card) opens
 // the ticket's topic in the chat if it has none, then posts into it;
@@ -46,6 +57,10 @@ type ForumTopic struct {
 	// message_thread_id.
 	Chat   int64 `json:"c"`
 	Thread int   `json:"t"`
+	// Closed: the topic was closed (the ticket became final or left
+	// the chat). A ticket that comes back to the chat gets a new topic:
+	// staff who are no admins cannot write in a closed one.
+	Closed bool `json:"x,omitempty"`
 }
 
 // MaxTopics bounds Ticket.Topics: one per forum desk the ticket was
@@ -65,12 +80,22 @@ func (t *Ticket) TopicIn(chat int64) int {
 	return 0
 }
 
-// setTopic records thread as t's topic in chat, dropping the oldest
-// topic beyond MaxTopics.
+// topicClosed reports whether t's topic in chat was closed.
+func (t *Ticket) topicClosed(chat int64) bool {
+	for _, ft := range t.Topics {
+		if ft.Chat == chat {
+			return ft.Closed
+		}
+	}
+	return false
+}
+
+// setTopic records thread as t's (open) topic in chat, dropping the
+// oldest topic beyond MaxTopics.
 func (t *Ticket) setTopic(chat int64, thread int) {
 	for i, ft := range t.Topics {
 		if ft.Chat == chat {
-			t.Topics[i].Thread = thread
+			t.Topics[i] = ForumTopic{Chat: chat, Thread: thread}
 			return
 		}
 	}
@@ -130,18 +155,39 @@ func (b *Bot) topicMode(chat int64, mode string) string {
 	return ""
 }
 
+// ticketTopicMode is topicMode for messages about tk to chat, where a
+// chat that is no forum desk any more (the desk moved to another chat or
+// left the staff file) still counts for tk's topic there: to post into
+// it (TopicIn) or to close it (TopicClose), never to open one.
+func (b *Bot) ticketTopicMode(tk Ticket, chat int64, mode string) string {
+	if mode != TopicOpen && tk.TopicIn(chat) != 0 {
+		return mode
+	}
+	return b.topicMode(chat, mode)
+}
+
 // closeTopic queues the closing of tk's topic in chat (a no-op at
-// delivery if it has none). Failures are logged: the ticket is closed
-// whether or not its topic is.
+// delivery if it has none), after everything queued for chat before.
+// Call it whenever tk becomes final or leaves chat (a hand-over,
+// escalation or move to another chat). Failures are logged: the ticket
+// is closed or moved whether or not its topic is.
 func (b *Bot) closeTopic(ctx context.Context, tk Ticket, chat int64) {
-	if b.topicMode(chat, TopicClose) == "" {
+	e, ok := b.topicCloseEntry(tk, chat, "topic-close:"+tk.Ref+":"+idemSuffix(tk)+":"+strconv.FormatInt(b.linkChat(chat), 36))
+	if !ok {
 		return
 	}
-	err := b.enqueue(ctx, OutboxEntry{ID: "topic-close:" + tk.Ref + ":" + idemSuffix(tk) + ":" + strconv.FormatInt(b.linkChat(chat), 36),
-		Ref: tk.Ref, Topic: TopicClose, Msg: Outgoing{ChatID: chat}})
-	if err != nil {
+	if err := b.enqueue(ctx, e); err != nil {
 		b.log.Warn("forum topic close not queued", "error_class", errClass(err))
 	}
+}
+
+// topicCloseEntry is the outbox entry, under the idempotency key id,
+// that closes tk's topic in chat; false where tk can have none there.
+func (b *Bot) topicCloseEntry(tk Ticket, chat int64, id string) (OutboxEntry, bool) {
+	if b.ticketTopicMode(tk, chat, TopicClose) == "" {
+		return OutboxEntry{}, false
+	}
+	return OutboxEntry{ID: id, Ref: tk.Ref, Topic: TopicClose, Msg: Outgoing{ChatID: chat}}, true
 }
 
 // retryable reports whether err is worth trying again later.
@@ -160,15 +206,18 @@ func storeUnavailable(what string, err error) error {
 
 // sendForum delivers outbox entry e whose Topic is set: it resolves (or
 // opens, or closes) the ticket's topic in e's chat and sends e's message
-// with send, into the topic. Where topics do not apply (no forum desk,
-// no ForumSender, no ticket) the message goes to the chat as usual and
-// a TopicClose entry does nothing.
+// with send, into the topic. Where topics do not apply (no forum desk
+// and no topic of the ticket in the chat, no ForumSender, no ticket) the
+// message goes to the chat as usual and a TopicClose entry does nothing.
+// A chat that is no forum desk any more keeps the ticket's topic there
+// (ticketTopicMode), so the note that the ticket moved is posted into it
+// and the topic is closed.
 func (b *Bot) sendForum(ctx context.Context, e OutboxEntry, send func(context.Context, OutboxEntry) (int, error)) (int, error) {
 	chat := e.Msg.ChatID
 	fs, ok := b.cfg.Sender.(ForumSender)
 	desk, forum := b.forumDesk(chat)
 	var tk Ticket
-	if ok && forum && e.Ref != "" && b.cfg.Tickets != nil {
+	if ok && (forum || e.Topic != TopicOpen) && chat < 0 && e.Ref != "" && b.cfg.Tickets != nil {
 		var err error
 		tk, err = b.cfg.Tickets.Ticket(ctx, e.Ref)
 		switch {
@@ -177,14 +226,18 @@ func (b *Bot) sendForum(ctx context.Context, e OutboxEntry, send func(context.Co
 		case err != nil:
 			return 0, storeUnavailable("forum topic: load ticket", err)
 		}
+		if !forum && tk.TopicIn(chat) == 0 {
+			ok = false
+		}
 	} else {
 		ok = false
 	}
 	if e.Topic == TopicClose {
-		if !ok || tk.TopicIn(chat) == 0 {
+		thread := tk.TopicIn(chat)
+		if !ok || thread == 0 || tk.topicClosed(chat) {
 			return 0, nil
 		}
-		err := fs.CloseForumTopic(ctx, chat, tk.TopicIn(chat))
+		err := fs.CloseForumTopic(ctx, chat, thread)
 		switch {
 		case err == nil:
 		case retryable(err):
@@ -192,13 +245,27 @@ func (b *Bot) sendForum(ctx context.Context, e OutboxEntry, send func(context.Co
 		default:
 			b.log.Warn("forum topic not closed", "error_class", errClass(err))
 		}
+		_, err = b.cfg.Tickets.UpdateTicket(ctx, tk.Ref, func(x *Ticket) error {
+			for i, ft := range x.Topics {
+				if ft.Chat == chat && ft.Thread == thread {
+					x.Topics[i].Closed = true
+				}
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			// The topic is closed: coming back, the ticket would be
+			// posted into it instead of a new one.
+			b.log.Warn("forum topic close not recorded", "error_class", errClass(err))
+		}
 		return 0, nil
 	}
 	if !ok {
 		return send(ctx, e)
 	}
 	thread := tk.TopicIn(chat)
-	if thread == 0 && e.Topic == TopicOpen {
+	// A final ticket gets no new topic: it would never be closed.
+	if e.Topic == TopicOpen && !tk.State.Final() && (thread == 0 || tk.topicClosed(chat)) {
 		var err error
 		thread, err = b.openTopic(ctx, fs, tk, chat, desk.Lang)
 		switch {

@@ -41,6 +41,7 @@ func (t *turn) forget() {
 				continue
 			}
 			t.b.toDesk(t.ctx, nt, "StaffForgotten", map[string]any{"Ref": nt.Ref}, nil)
+			t.b.closeTopic(t.ctx, nt, nt.AssigneeChat)
 			t.b.recordTicket(t.ctx, t.kb, monitor.TicketClosed, nt, "forgotten", t.now.Sub(nt.Created), t.now)
 		}
 	}

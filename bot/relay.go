@@ -200,9 +200,16 @@ func (b *Bot) postTicket(ctx context.Context, kb *knowledge.KB, tk Ticket, heade
 	return b.postTicketTo(ctx, kb, tk, header, tk.AssigneeChat, desk.Lang, key)
 }
 
+// postTicketTo is postTicket to chat in lang. Only the assignee's chat
+// opens a topic for the ticket (forum.go); in another chat (/ticket) the
+// card goes into the ticket's topic there, if any, else the chat.
 func (b *Bot) postTicketTo(ctx context.Context, kb *knowledge.KB, tk Ticket, header string, chat int64, lang, key string) error {
 	tks := b.newTokens(chat, "")
-	es := []OutboxEntry{{ID: key, Ref: tk.Ref, Link: true, User: tk.Requester, Topic: b.topicMode(chat, TopicOpen),
+	mode := b.topicMode(chat, TopicOpen)
+	if chat != tk.AssigneeChat {
+		mode = b.ticketTopicMode(tk, chat, TopicIn)
+	}
+	es := []OutboxEntry{{ID: key, Ref: tk.Ref, Link: true, User: tk.Requester, Topic: mode,
 		Msg: Outgoing{ChatID: chat, Text: b.staffCard(kb, lang, tk, header), Buttons: b.staffButtons(tks, lang, tk.Ref)}}}
 	for i, a := range tk.Attachments {
 		es = append(es, OutboxEntry{ID: key + ":f" + strconv.Itoa(i), Ref: tk.Ref, Link: true, User: tk.Requester, Topic: b.topicMode(chat, TopicIn),

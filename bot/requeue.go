@@ -156,7 +156,9 @@ func (b *Bot) requeueOne(ctx context.Context, kb *knowledge.KB, tk Ticket) (retu
 			to, toChat = e.ID, d.Chat
 		}
 	}
+	var from int64 // the chat it leaves if rerouted
 	nt, err := b.cfg.Tickets.UpdateTicket(ctx, tk.Ref, func(x *Ticket) error {
+		from = x.AssigneeChat
 		rr, rl, mv := b.orphaned(x)
 		switch {
 		case mv:
@@ -183,6 +185,9 @@ func (b *Bot) requeueOne(ctx context.Context, kb *knowledge.KB, tk Ticket) (retu
 		return false, false, fmt.Errorf("requeue %s: %w", tk.Ref, err)
 	}
 	b.log.Info("ticket returned to the queue", "rerouted", reroute, "released", release)
+	if nt.AssigneeChat != from {
+		b.closeTopic(ctx, nt, from)
+	}
 	if err := b.postTicket(ctx, kb, nt, "StaffHeaderHandedOver", "rq:"+nt.Ref+":"+idemSuffix(nt)); err != nil {
 		// The ticket is due again; escalation posts it if this failed.
 		b.log.Warn("requeued request not queued for staff", "error_class", errClass(err))
@@ -227,8 +232,14 @@ func (b *Bot) moveOne(ctx context.Context, kb *knowledge.KB, tk Ticket) (returne
 	if err := b.postTicketTo(ctx, kb, after, "ReloadHeaderMoved", to, desk.Lang, key); err != nil {
 		return false, false, fmt.Errorf("move %s: post: %w", tk.Ref, err)
 	}
-	if err := b.enqueue(ctx, OutboxEntry{ID: key + ":from", Ref: tk.Ref,
-		Msg: Outgoing{ChatID: from, Text: b.cfg.Catalog.T(desk.Lang, "ReloadNoteMoved", map[string]any{"Ref": tk.Ref})}}); err != nil {
+	// The note goes into the ticket's topic in the old chat, if it has
+	// one there, which is then closed.
+	es := []OutboxEntry{{ID: key + ":from", Ref: tk.Ref, Topic: b.ticketTopicMode(tk, from, TopicIn),
+		Msg: Outgoing{ChatID: from, Text: b.cfg.Catalog.T(desk.Lang, "ReloadNoteMoved", map[string]any{"Ref": tk.Ref})}}}
+	if e, ok := b.topicCloseEntry(tk, from, key+":close"); ok {
+		es = append(es, e)
+	}
+	if err := b.enqueue(ctx, es...); err != nil {
 		return false, false, fmt.Errorf("move %s: note: %w", tk.Ref, err)
 	}
 	var released bool
