@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -254,7 +255,7 @@ func jsonValueEnd(b []byte, i int) (int, error) {
 			case c == '}' || c == ']':
 				depth--
 				if depth == 0 {
-					if !json.Valid(b[i : j+1]) {
+					if !validObject(b[i : j+1]) {
 						return 0, errJSON
 					}
 					return j + 1, nil
@@ -272,4 +273,33 @@ func jsonValueEnd(b []byte, i int) (int, error) {
 		}
 		return j, nil
 	}
+}
+
+// validObjects remembers objects and arrays json.Valid accepted: bots
+// send the same keyboards again and again, and checking each copy cost
+// the fake more than reading the rest of the body.
+var validObjects struct {
+	sync.Mutex
+	m map[string]struct{}
+}
+
+const maxValidObjects = 4096
+
+func validObject(b []byte) bool {
+	validObjects.Lock()
+	_, ok := validObjects.m[string(b)]
+	validObjects.Unlock()
+	if ok {
+		return true
+	}
+	if !json.Valid(b) {
+		return false
+	}
+	validObjects.Lock()
+	if validObjects.m == nil || len(validObjects.m) >= maxValidObjects {
+		validObjects.m = map[string]struct{}{}
+	}
+	validObjects.m[string(b)] = struct{}{}
+	validObjects.Unlock()
+	return true
 }
