@@ -183,16 +183,7 @@ func TestForumEscalationMovesTopic(t *testing.T) {
 	}
 	r.escalate(ref, "qm-hafen")
 	r.topicClosed(nordChat, nordTopic.Thread)
-	var hafen bottest.SentMessage
-	waitFor(t, "the card at qm-hafen", func() bool {
-		for _, m := range r.sentTo(hafenChat, ref) {
-			if m.Markup != nil {
-				hafen = m
-				return true
-			}
-		}
-		return false
-	})
+	hafen := r.cardWhere(hafenChat, ref, nil)
 	if hafen.ThreadID != 0 || len(r.fake.Topics(hafenChat)) != 0 {
 		t.Errorf("card at qm-hafen in thread %d, topics %+v; want the chat itself", hafen.ThreadID, r.fake.Topics(hafenChat))
 	}
@@ -209,16 +200,7 @@ func TestForumEscalationMovesTopic(t *testing.T) {
 	if tk.AssigneeChat != coordChat {
 		t.Fatalf("escalated to chat %d, want %d", tk.AssigneeChat, coordChat)
 	}
-	var card bottest.SentMessage
-	waitFor(t, "the card in a topic", func() bool {
-		for _, m := range r.sentTo(coordChat, ref) {
-			if m.Markup != nil && m.ThreadID != 0 {
-				card = m
-				return true
-			}
-		}
-		return false
-	})
+	card := r.cardWhere(coordChat, ref, func(m bottest.SentMessage) bool { return m.ThreadID != 0 })
 	coordTopic := r.fake.Topics(coordChat)[0]
 	if card.ThreadID != coordTopic.Thread || len(r.fake.Topics(coordChat)) != 1 {
 		t.Fatalf("card in thread %d, topics %+v; want one topic with the card", card.ThreadID, r.fake.Topics(coordChat))
@@ -323,14 +305,7 @@ func TestForumReloadMovesTopic(t *testing.T) {
 	if tk := r.ticket(ref); back.Closed || tk.TopicIn(nordChat) != back.Thread {
 		t.Errorf("topic %+v; ticket topics %+v; want the new topic open and recorded", back, tk.Topics)
 	}
-	waitFor(t, "the card in the new topic", func() bool {
-		for _, m := range r.sentTo(nordChat, ref) {
-			if m.Markup != nil && m.ThreadID == back.Thread {
-				return true
-			}
-		}
-		return false
-	})
+	r.cardWhere(nordChat, ref, func(m bottest.SentMessage) bool { return m.ThreadID == back.Thread })
 	if errs := r.fake.Errors(); len(errs) != 0 {
 		t.Errorf("API errors: %+v", errs)
 	}

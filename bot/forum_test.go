@@ -131,6 +131,23 @@ func (r *forumRig) sentTo(chat int64, substr string) []bottest.SentMessage {
 	return out
 }
 
+// cardWhere waits for a card of ref (a message with buttons) in chat for
+// which ok holds (any card if ok is nil) and returns it.
+func (r *forumRig) cardWhere(chat int64, ref string, ok func(bottest.SentMessage) bool) bottest.SentMessage {
+	r.t.Helper()
+	var card bottest.SentMessage
+	waitFor(r.t, "the card of "+ref, func() bool {
+		for _, m := range r.sentTo(chat, ref) {
+			if m.Markup != nil && (ok == nil || ok(m)) {
+				card = m
+				return true
+			}
+		}
+		return false
+	})
+	return card
+}
+
 // request runs the requester's flow (district nord, topic work) and
 // returns the reference.
 func (r *forumRig) request(text string) string {
@@ -186,16 +203,7 @@ func buttonData(m bottest.SentMessage, match func(text, data string) bool) strin
 // card waits for the card of ref in chat and returns it with its topic.
 func (r *forumRig) card(chat int64, ref string) (bottest.SentMessage, bottest.FakeTopic) {
 	r.t.Helper()
-	var card bottest.SentMessage
-	waitFor(r.t, "the card of "+ref, func() bool {
-		for _, m := range r.sentTo(chat, ref) {
-			if m.Markup != nil {
-				card = m
-				return true
-			}
-		}
-		return false
-	})
+	card := r.cardWhere(chat, ref, nil)
 	for _, tp := range r.fake.Topics(chat) {
 		if tp.Thread == card.ThreadID {
 			return card, tp
@@ -331,16 +339,7 @@ func TestForumTicketTopic(t *testing.T) {
 func TestForumNotAForumFallsBack(t *testing.T) {
 	r := newForumRig(t, nil, nil)
 	ref := r.request("I need help with a letter from the Jobcenter")
-	var card bottest.SentMessage
-	waitFor(t, "the card", func() bool {
-		for _, m := range r.sentTo(nordChat, ref) {
-			if m.Markup != nil {
-				card = m
-				return true
-			}
-		}
-		return false
-	})
+	card := r.cardWhere(nordChat, ref, nil)
 	if card.ThreadID != 0 || len(r.fake.Topics(nordChat)) != 0 {
 		t.Errorf("card in thread %d, topics %+v; want the chat itself", card.ThreadID, r.fake.Topics(nordChat))
 	}

@@ -733,6 +733,11 @@ func (c *Client) sendChattable(ctx context.Context, method string, chatID int64,
 	if err != nil {
 		return 0, err
 	}
+	return sentMessageID(method, resp)
+}
+
+// sentMessageID reads the id of the message a send created.
+func sentMessageID(method string, resp *tgbotapi.APIResponse) (int, error) {
 	var sent struct {
 		MessageID int `json:"message_id"`
 	}

@@ -198,13 +198,7 @@ func (c *Client) sendParams(ctx context.Context, method string, chat int64, p tg
 	if err != nil {
 		return 0, err
 	}
-	var sent struct {
-		MessageID int `json:"message_id"`
-	}
-	if err := json.Unmarshal(resp.Result, &sent); err != nil {
-		return 0, fmt.Errorf("telegram %s: decode result: %w", method, err)
-	}
-	return sent.MessageID, nil
+	return sentMessageID(method, resp)
 }
 
 // update is a Bot API update as the library decodes it, plus the topic
