@@ -3,8 +3,6 @@ package bot_test
 import (
 	"context"
 	"maps"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,9 +10,6 @@ import (
 
 	"github.com/lotse-bot/lotse/bot"
 	"github.com/lotse-bot/lotse/bot/bottest"
-	"github.com/lotse-bot/lotse/bot/staffconfig"
-	"github.com/lotse-bot/lotse/bot/telegram"
-	"github.com/lotse-bot/lotse/knowledge"
 )
 
 // The other ways a ticket leaves a forum desk's chat, end to end as in
@@ -35,53 +30,7 @@ type pathsRig struct {
 // and the extra chats exist in the fake, forums those of fakeForums.
 func newPathsRig(t *testing.T, forumDesks []string, fakeForums []int64, extra ...int64) *pathsRig {
 	t.Helper()
-	kb := mustSampleKB(t)
-	r := &forumRig{t: t, kb: kb, store: mustRedisStore(t), log: &syncBuffer{},
-		fake: bottest.NewFakeAPI(t, func(c *bottest.FakeConfig) { c.Limits.Disabled = true })}
-	for _, c := range append([]int64{nordChat, hafenChat, coordChat}, extra...) {
-		r.fake.AddChat(c, "supergroup")
-	}
-	for _, c := range fakeForums {
-		r.fake.MarkForum(c)
-	}
-	r.fake.AddChat(requesterID, "private")
-	raw, err := os.ReadFile("staffconfig/demo.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	yml := string(raw)
-	for _, p := range forumDesks {
-		re := regexp.MustCompile(`(?m)^(  - \{person: ` + regexp.QuoteMeta(p) + `,.*chat: -100\d+)\}`)
-		yml = re.ReplaceAllString(yml, "$1, forum: true}")
-	}
-	staff, err := staffconfig.Parse("demo.yaml", []byte(yml), kb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range forumDesks {
-		if d, _ := staff.Desk(p); !d.Forum {
-			t.Fatalf("desk %s not a forum after parsing", p)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	tg, err := telegram.New(ctx, telegram.Config{Token: r.fake.Token(), Endpoint: r.fake.Endpoint(),
-		PollTimeout: time.Second, GlobalRate: 1000, PerChat: time.Millisecond, PerChatBurst: 100,
-		GroupPerMinute: 100000, RetryBase: 10 * time.Millisecond, Logger: newTestLogger(r.log)})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	b, err := bot.New(bot.Config{KB: knowledge.NewLive(kb), Store: r.store, Sender: tg, Catalog: mustCatalog(t),
-		Now: time.Now, UserKeySecret: secret, Logger: newTestLogger(r.log), Staff: staff,
-		Tickets: r.store, Outbox: r.store, Tokens: r.store, Flood: bot.FloodLimit{Off: true}})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	polled, dispatched := make(chan struct{}), make(chan struct{})
-	go func() { tg.Poll(ctx, telegram.HandlerFunc(b.Handle)); close(polled) }()
-	go func() { b.RunOutbox(ctx, "forum-paths-test"); close(dispatched) }()
-	t.Cleanup(func() { cancel(); <-polled; <-dispatched })
+	r, b, staff := startForumRig(t, forumDesks, append([]int64{nordChat, hafenChat, coordChat}, extra...), fakeForums, nil)
 	return &pathsRig{forumRig: r, bot: b, staff: staff}
 }
 

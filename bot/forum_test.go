@@ -47,14 +47,25 @@ func (s *failFirstTopicLink) LinkMessage(ctx context.Context, chat int64, msg in
 	return s.Store.LinkMessage(ctx, chat, msg, ref)
 }
 
-// newForumRig starts the stack; fakeForums are the chats the fake treats
-// as forums, tickets (nil: the store) the bot's ticket store.
+// newForumRig starts the stack with qm-nord's and qm-hafen's desks as
+// forums; fakeForums are the chats the fake treats as forums, tickets
+// (nil: the store) the bot's ticket store.
 func newForumRig(t *testing.T, fakeForums []int64, tickets func(*redisstore.Store) bot.TicketStore) *forumRig {
+	t.Helper()
+	r, _, _ := startForumRig(t, []string{"qm-nord", "qm-hafen"}, []int64{nordChat, hafenChat}, fakeForums, tickets)
+	return r
+}
+
+// startForumRig starts the stack with the demo staff, the desks of
+// forumDesks marked "forum: true"; chats are the group chats the fake
+// knows (the requester's private chat is added), fakeForums those it
+// treats as forums, tickets (nil: the store) the bot's ticket store.
+func startForumRig(t *testing.T, forumDesks []string, chats, fakeForums []int64, tickets func(*redisstore.Store) bot.TicketStore) (*forumRig, *bot.Bot, *bot.StaffDirectory) {
 	t.Helper()
 	kb := mustSampleKB(t)
 	r := &forumRig{t: t, kb: kb, store: mustRedisStore(t), log: &syncBuffer{},
 		fake: bottest.NewFakeAPI(t, func(c *bottest.FakeConfig) { c.Limits.Disabled = true })}
-	for _, c := range []int64{nordChat, hafenChat} {
+	for _, c := range chats {
 		r.fake.AddChat(c, "supergroup")
 	}
 	for _, c := range fakeForums {
@@ -65,17 +76,18 @@ func newForumRig(t *testing.T, fakeForums []int64, tickets func(*redisstore.Stor
 	if err != nil {
 		t.Fatal(err)
 	}
-	yml := regexp.MustCompile(`(?m)^(  - \{person: qm-(nord|hafen),.*chat: -100\d+)\}`).ReplaceAllString(string(raw), "$1, forum: true}")
-	if strings.Count(yml, "forum: true}") != 2 {
-		t.Fatalf("forum desks not marked:\n%s", yml)
+	yml := string(raw)
+	for _, p := range forumDesks {
+		re := regexp.MustCompile(`(?m)^(  - \{person: ` + regexp.QuoteMeta(p) + `,.*chat: -100\d+)\}`)
+		yml = re.ReplaceAllString(yml, "$1, forum: true}")
 	}
 	staff, err := staffconfig.Parse("demo.yaml", []byte(yml), kb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"qm-nord", "qm-hafen"} {
+	for _, p := range forumDesks {
 		if d, _ := staff.Desk(p); !d.Forum {
-			t.Fatalf("desk %s not a forum after parsing", p)
+			t.Fatalf("desk %s not a forum after parsing:\n%s", p, yml)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -101,7 +113,7 @@ func newForumRig(t *testing.T, fakeForums []int64, tickets func(*redisstore.Stor
 	go func() { tg.Poll(ctx, telegram.HandlerFunc(b.Handle)); close(polled) }()
 	go func() { b.RunOutbox(ctx, "forum-test"); close(dispatched) }()
 	t.Cleanup(func() { cancel(); <-polled; <-dispatched })
-	return r
+	return r, b, staff
 }
 
 // handled waits until update id was handled (confirmed to the fake).
