@@ -108,3 +108,12 @@ func TestLogHandlerCopiesInfoAndAbove(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestWithoutTimes(t *testing.T) {
+	in := `{"time":"2026-11-22T06:09:56.708008898Z","level":"INFO","msg":"update","user":"x","latency_ms":0.708}` + "\n" +
+		`time=2026-11-22T06:09:56.708Z level=INFO msg=update latency_ms=708.1 id=42` + "\n"
+	got := bottest.WithoutTimes(in)
+	if strings.Contains(got, "708") || !strings.Contains(got, `"msg":"update"`) || !strings.Contains(got, "id=42") {
+		t.Errorf("WithoutTimes:\n%s", got)
+	}
+}
