@@ -157,32 +157,45 @@ func (t *turn) remindMe(e *knowledge.Entry) {
 		return
 	}
 	id, err := r.SubscribeEvent(t.ctx, t.user, t.in.ChatID, t.lang, e.ID, t.now)
-	switch {
-	case err == nil:
-	case errors.Is(err, ErrNoUpcoming):
+	if errors.Is(err, ErrNoUpcoming) {
 		t.outcome = "remind_no_date"
 		t.text(t.T("RemindNoUpcoming", map[string]any{"Title": t.title(e)}), t.navButtons())
 		return
-	case errors.Is(err, ErrTooMany):
-		t.outcome = "remind_too_many"
-		t.text(t.T("RemindTooMany", nil), [][]Button{{{Text: t.T("ButtonSubscriptions", nil), Data: cbSubs}}})
-		return
-	case errors.Is(err, ErrNotFound):
-		t.outdated()
-		return
-	default:
-		t.outcome = "remind_failed"
-		t.warn("subscribe failed", err)
-		t.text(t.T("Unavailable", nil), t.navButtons())
+	}
+	if t.subscribeFailed(err, "remind", "subscribe failed") {
 		return
 	}
 	t.outcome = "remind_subscribed"
+	t.text(t.T("RemindSubscribed", map[string]any{"Title": t.title(e)}), t.subscribedButtons(id))
+}
+
+// subscribeFailed answers a failed subscription (outcome prefix_too_many
+// or prefix_failed, warn logged) and reports whether err was one.
+func (t *turn) subscribeFailed(err error, prefix, warn string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, ErrTooMany):
+		t.outcome = prefix + "_too_many"
+		t.text(t.T("RemindTooMany", nil), [][]Button{{{Text: t.T("ButtonSubscriptions", nil), Data: cbSubs}}})
+	case errors.Is(err, ErrNotFound):
+		t.outdated()
+	default:
+		t.outcome = prefix + "_failed"
+		t.warn(warn, err)
+		t.text(t.T("Unavailable", nil), t.navButtons())
+	}
+	return true
+}
+
+// subscribedButtons are the buttons under a new subscription: end it,
+// the list of subscriptions, the topics.
+func (t *turn) subscribedButtons(id string) [][]Button {
 	var rows [][]Button
 	if b, ok := button(t.T("ButtonUnsubscribe", nil), cbUnsub+id); ok {
 		rows = append(rows, []Button{b})
 	}
-	rows = append(rows, []Button{{Text: t.T("ButtonSubscriptions", nil), Data: cbSubs}, t.topicsButton()})
-	t.text(t.T("RemindSubscribed", map[string]any{"Title": t.title(e)}), rows)
+	return append(rows, []Button{{Text: t.T("ButtonSubscriptions", nil), Data: cbSubs}, t.topicsButton()})
 }
 
 // calendar sends an event as an iCalendar file the phone's calendar

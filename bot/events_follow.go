@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -107,29 +106,12 @@ func (t *turn) follow(district, topic string) {
 		return
 	}
 	id, err := r.SubscribeDistrict(t.ctx, t.user, t.in.ChatID, t.lang, district, topic, t.now)
-	switch {
-	case err == nil:
-	case errors.Is(err, ErrTooMany):
-		t.outcome = "follow_too_many"
-		t.text(t.T("RemindTooMany", nil), [][]Button{{{Text: t.T("ButtonSubscriptions", nil), Data: cbSubs}}})
-		return
-	case errors.Is(err, ErrNotFound):
-		t.outdated()
-		return
-	default:
-		t.outcome = "follow_failed"
-		t.warn("subscribe to district failed", err)
-		t.text(t.T("Unavailable", nil), t.navButtons())
+	if t.subscribeFailed(err, "follow", "subscribe to district failed") {
 		return
 	}
 	t.outcome = "follow_subscribed"
 	name := t.subscriptionName(Subscription{District: district, Topic: topic})
-	var rows [][]Button
-	if b, ok := button(t.T("ButtonUnsubscribe", nil), cbUnsub+id); ok {
-		rows = append(rows, []Button{b})
-	}
-	rows = append(rows, []Button{{Text: t.T("ButtonSubscriptions", nil), Data: cbSubs}, t.topicsButton()})
-	t.text(t.T("SubscribeDone", map[string]any{"Title": name}), rows)
+	t.text(t.T("SubscribeDone", map[string]any{"Title": name}), t.subscribedButtons(id))
 }
 
 // audienceRefresh is how often an unchanged audience entry is written
